@@ -1,0 +1,512 @@
+/* conf: the configuration table (name, type, bounds and default side by
+ * side) and the parser of "key value" lines. Every error names FILE:LINE,
+ * and parsing goes on so that `wicketd -n` reports all of them at once. */
+#include "conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum ctype {
+	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
+	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
+	T_LOGLEVEL, T_FIREWALL
+};
+
+/* One configuration key: where it lives, how it parses, its bounds. */
+struct ckey {
+	const char *name;
+	enum ctype type;
+	size_t off;     /* field in struct wk_conf */
+	size_t cnt_off; /* count field of a list; 0 for a single value */
+	size_t size;    /* buffer size of a string, element count of a list */
+	uint64_t min, max;
+	const char *def; /* default, for the docs test and conf_defaults */
+};
+
+#define F(f) offsetof(struct wk_conf, f)
+#define L(f, n) F(f), F(n), sizeof(((struct wk_conf *)0)->f) / sizeof(((struct wk_conf *)0)->f[0])
+#define S(f) F(f), 0, sizeof(((struct wk_conf *)0)->f)
+#define U(f) F(f), 0, 0
+
+static const struct ckey keys[] = {
+	{ "listen", T_LISTEN, L(listen, n_listen), 0, 0, "0.0.0.0:3990 [::]:3990" },
+	{ "gateway_id", T_STR, S(gateway_id), 1, 0, "wicket" },
+	{ "portal_url", T_URL, S(portal_url), 0, 0, "" },
+	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-" },
+	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info" },
+	{ "max_connections", T_U32, U(max_connections), 1, 1000000, "4096" },
+	{ "max_request_line", T_SIZE, U(max_request_line), 64, 1 << 20, "8192" },
+	{ "max_header_bytes", T_SIZE, U(max_header_bytes), 256, 1 << 22, "32768" },
+	{ "max_headers", T_U32, U(max_headers), 1, 10000, "100" },
+	{ "max_body_bytes", T_SIZE, U(max_body_bytes), 0, UINT64_C(1) << 50, "1073741824" },
+	{ "require_length", T_METHODS, L(require_length, n_require_length), 0, 0, "POST PUT PATCH" },
+	{ "header_timeout", T_SECS, U(header_timeout), 1, 3600, "10" },
+	{ "probe_path", T_PROBE, L(probe_path, n_probe_path), 0, 0,
+	  "/generate_204 /gen_204 /hotspot-detect.html /library/test/success.html "
+	  "/connecttest.txt /ncsi.txt /canonical.html /success.txt "
+	  "/check_network_status.txt /kindle-wifi/wifistub.html" },
+	{ "probe_answer", T_PROBE_ANSWER, U(probe_answer), 0, 0, "302" },
+	{ "allow_ip", T_CIDR, L(allow_ip, n_allow_ip), 0, 0, "" },
+	{ "walled_garden", T_CIDRPORT, L(walled_garden, n_walled_garden), 0, 0, "" },
+	{ "walled_garden_host", T_HOST, L(walled_garden_host, n_walled_garden_host), 0, 0, "" },
+	{ "upstream_connect_timeout", T_SECS, U(upstream_connect_timeout), 1, 600, "10" },
+	{ "idle_timeout", T_SECS, U(idle_timeout), 1, 86400, "300" },
+	{ "interface", T_IFNAME, S(interface), 0, 0, "" },
+	{ "allow_mac", T_MAC, L(allow_mac, n_allow_mac), 0, 0, "" },
+	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536" },
+	{ "neighbour_ttl", T_SECS, U(neighbour_ttl), 10, 604800, "1200" },
+	{ "conflict_window", T_SECS, U(conflict_window), 1, 86400, "60" },
+	{ "session_timeout", T_SECS, U(session_timeout), 60, 31536000, "86400" },
+	{ "session_idle_timeout", T_SECS, U(session_idle_timeout), 0, 31536000, "0" },
+	{ "session_bytes", T_SIZE, U(session_bytes), 0, UINT64_C(1) << 60, "0" },
+	{ "control_socket", T_PATH, S(control_socket), 0, 0, "/run/wicket/control.sock" },
+	{ "grant_key", T_PATH, S(grant_key), 0, 0, "" },
+	{ "max_grant_seconds", T_SECS, U(max_grant_seconds), 60, 31536000, "86400" },
+	{ "state_file", T_PATH, S(state_file), 0, 0, "/var/lib/wicket/state" },
+	{ "splash_terms", T_PATH, S(splash_terms), 0, 0, "" },
+	{ "firewall", T_FIREWALL, U(firewall), 0, 0, "none" },
+	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket" },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Number of keys in the table (for the documentation test). */
+size_t
+conf_nkeys(void)
+{
+	return NKEYS;
+}
+
+/* Name of key i (for the documentation test). */
+const char *
+conf_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* Append one "FILE:LINE: message" to the error list. */
+__attribute__((format(printf, 4, 5))) static void
+conf_error(struct conf_errors *e, const char *fname, unsigned line,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	e->count++;
+	if (e->len >= sizeof(e->text) - 1)
+		return;
+	if (line > 0)
+		n = snprintf(e->text + e->len, sizeof(e->text) - e->len, "%s:%u: ",
+		    fname, line);
+	else
+		n = snprintf(e->text + e->len, sizeof(e->text) - e->len, "%s: ", fname);
+	if (n > 0)
+		e->len += (size_t)n;
+	if (e->len >= sizeof(e->text) - 1) {
+		e->len = sizeof(e->text) - 1;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(e->text + e->len, sizeof(e->text) - e->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		e->len += (size_t)n;
+	if (e->len < sizeof(e->text) - 1)
+		e->text[e->len++] = '\n';
+	else
+		e->len = sizeof(e->text) - 1;
+	e->text[e->len] = '\0';
+}
+
+/* Parse an unsigned number with an optional unit suffix: K/M/G (binary)
+ * for sizes, s/m/h/d for durations. */
+static int
+parse_num(const char *v, bool size, bool secs, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+	uint64_t mul = 1;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		if (size && (*end == 'K' || *end == 'k'))
+			mul = 1024;
+		else if (size && (*end == 'M' || *end == 'm'))
+			mul = 1024 * 1024;
+		else if (size && (*end == 'G' || *end == 'g'))
+			mul = 1024 * 1024 * 1024;
+		else if (secs && *end == 's')
+			mul = 1;
+		else if (secs && *end == 'm')
+			mul = 60;
+		else if (secs && *end == 'h')
+			mul = 3600;
+		else if (secs && *end == 'd')
+			mul = 86400;
+		else
+			return -1;
+	}
+	if (x > UINT64_MAX / mul)
+		return -1;
+	*out = x * mul;
+	return 0;
+}
+
+/* True when s is an HTTP token (a method name). */
+static bool
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+			(*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+/* True for a DNS name: labels of letters, digits and '-', dot-separated,
+ * optionally starting with "*." for a wildcard. */
+static bool
+is_hostname(const char *s)
+{
+	size_t lab = 0;
+
+	if (strncmp(s, "*.", 2) == 0)
+		s += 2;
+	if (*s == '\0' || strlen(s) > 253)
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (lab == 0)
+				return false;
+			lab = 0;
+		} else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			   (*s >= '0' && *s <= '9') || *s == '-') {
+			if (++lab > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return lab > 0;
+}
+
+/* Copy a string into a fixed field, failing if it does not fit. */
+static int
+put_str(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= size)
+		return -1;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* Store one numeric value of width 4 or 8 bytes. */
+static void
+put_num(const struct ckey *k, struct wk_conf *c, uint64_t v)
+{
+	if (k->max > UINT32_MAX)
+		*(uint64_t *)(void *)((char *)c + k->off) = v;
+	else
+		*(uint32_t *)(void *)((char *)c + k->off) = (uint32_t)v;
+}
+
+/* Add one element to a list-valued key; returns an error text or NULL. */
+static const char *
+add_item(const struct ckey *k, struct wk_conf *c, const char *v)
+{
+	size_t *cnt = (size_t *)(void *)((char *)c + k->cnt_off);
+	char *base = (char *)c + k->off;
+
+	if (*cnt >= k->size)
+		return "too many values for this key";
+	switch (k->type) {
+	case T_LISTEN: {
+		union wk_sockaddr *sa = (union wk_sockaddr *)(void *)base + *cnt;
+		if (addr_hostport_parse(v, sa) < 0)
+			return "expected ADDRESS:PORT or [IPv6]:PORT";
+		break;
+	}
+	case T_METHODS: {
+		char(*m)[33] = (char(*)[33])(void *)base;
+		if (!is_token(v) || put_str(m[*cnt], sizeof(m[0]), v) < 0)
+			return "expected HTTP method names";
+		break;
+	}
+	case T_PROBE: {
+		char(*p)[128] = (char(*)[128])(void *)base;
+		if (v[0] != '/' || strpbrk(v, "?# \t") != NULL ||
+		    put_str(p[*cnt], sizeof(p[0]), v) < 0)
+			return "expected a path starting with '/' (no query)";
+		break;
+	}
+	case T_CIDR:
+	case T_CIDRPORT: {
+		struct wk_cidr *cd = (struct wk_cidr *)(void *)base + *cnt;
+		if (addr_cidr_parse(v, k->type == T_CIDRPORT, cd) < 0)
+			return k->type == T_CIDR ? "expected ADDRESS[/BITS]"
+			    : "expected ADDRESS[/BITS][:PORT] ([v6/BITS]:PORT with a port)";
+		break;
+	}
+	case T_HOST: {
+		char(*h)[CONF_STR] = (char(*)[CONF_STR])(void *)base;
+		if (!is_hostname(v) || put_str(h[*cnt], sizeof(h[0]), v) < 0)
+			return "expected a host name (optionally *.domain)";
+		break;
+	}
+	case T_MAC: {
+		struct wk_mac *m = (struct wk_mac *)(void *)base + *cnt;
+		if (addr_mac_parse(v, m) < 0)
+			return "expected a MAC address aa:bb:cc:dd:ee:ff";
+		if (!addr_mac_is_unicast(m))
+			return "expected a unicast MAC address";
+		break;
+	}
+	default:
+		return "internal: not a list";
+	}
+	(*cnt)++;
+	return NULL;
+}
+
+/* Apply a single (non-list) value; returns an error text or NULL. */
+static const char *
+set_value(const struct ckey *k, struct wk_conf *c, const char *v)
+{
+	char *dst = (char *)c + k->off;
+	uint64_t n;
+
+	switch (k->type) {
+	case T_STR:
+		if (strlen(v) < k->min || put_str(dst, k->size, v) < 0)
+			return "string empty or too long";
+		if (strpbrk(v, "\"\\<>&") != NULL)
+			return "characters \" \\ < > & are not allowed here";
+		return NULL;
+	case T_PATH:
+		if (v[0] != '/' && strcmp(v, "-") != 0)
+			return "expected an absolute path";
+		return put_str(dst, k->size, v) < 0 ? "path too long" : NULL;
+	case T_URL:
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+			return "expected an http:// or https:// URL";
+		if (strpbrk(v, "\"<>'` \t") != NULL)
+			return "URL contains a character that must be percent-encoded";
+		return put_str(dst, k->size, v) < 0 ? "URL too long" : NULL;
+	case T_U32:
+	case T_SIZE:
+	case T_SECS:
+		if (parse_num(v, k->type == T_SIZE, k->type == T_SECS, &n) < 0)
+			return k->type == T_SECS ? "expected seconds (suffix s, m, h or d allowed)"
+			    : k->type == T_SIZE ? "expected a byte count (suffix K, M or G allowed)"
+			    : "expected a number";
+		if (n < k->min || n > k->max)
+			return "value out of range";
+		put_num(k, c, n);
+		return NULL;
+	case T_PROBE_ANSWER:
+		if (strcmp(v, "302") == 0)
+			c->probe_answer = PROBE_302;
+		else if (strcmp(v, "511") == 0)
+			c->probe_answer = PROBE_511;
+		else
+			return "expected 302 or 511";
+		return NULL;
+	case T_FIREWALL:
+		if (strcmp(v, "none") == 0)
+			c->firewall = FIREWALL_NONE;
+		else if (strcmp(v, "nft") == 0)
+			c->firewall = FIREWALL_NFT;
+		else
+			return "expected none or nft";
+		return NULL;
+	case T_LOGLEVEL:
+		if (strcmp(v, "error") && strcmp(v, "warning") && strcmp(v, "info") &&
+		    strcmp(v, "debug"))
+			return "expected error, warning, info or debug";
+		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
+	case T_IFNAME:
+		if (strlen(v) >= 16 || strpbrk(v, "/ \t:") != NULL)
+			return "expected an interface name";
+		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
+	default:
+		return "internal: not a single value";
+	}
+}
+
+/* True for list-valued keys (repeatable). */
+static bool
+is_list(const struct ckey *k)
+{
+	return k->cnt_off != 0;
+}
+
+/* Apply a list key's words (several per line allowed for method and probe
+ * lists; "none" empties a list). */
+static const char *
+set_list(const struct ckey *k, struct wk_conf *c, char *v, bool first)
+{
+	size_t *cnt = (size_t *)(void *)((char *)c + k->cnt_off);
+	const char *why;
+	char *save = NULL, *w;
+
+	if (first)
+		*cnt = 0; /* the first line in the file replaces the default */
+	if (strcmp(v, "none") == 0)
+		return *cnt == 0 ? NULL : "'none' must be the only value";
+	for (w = strtok_r(v, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save))
+		if ((why = add_item(k, c, w)) != NULL)
+			return why;
+	return NULL;
+}
+
+/* Look a key up by name. */
+static const struct ckey *
+find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Fill every field with its documented default. */
+void
+conf_defaults(struct wk_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++) {
+		char buf[1024];
+		const char *why;
+		snprintf(buf, sizeof(buf), "%s", keys[i].def);
+		if (is_list(&keys[i]))
+			why = set_list(&keys[i], c, buf, true);
+		else if (buf[0] == '\0')
+			why = NULL;
+		else
+			why = set_value(&keys[i], c, buf);
+		if (why != NULL)
+			abort(); /* a bad default is a programming error */
+	}
+}
+
+/* Parse configuration text. Unknown keys, bad values and repeated
+ * single-valued keys are errors; returns 0 when there were none. */
+int
+conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
+    struct conf_errors *errs)
+{
+	bool seen[NKEYS] = { false };
+	unsigned lineno = 0;
+	size_t pos = 0;
+
+	memset(errs, 0, sizeof(*errs));
+	while (pos < len) {
+		char line[2048], *p, *key, *val, *end;
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			conf_error(errs, fname, lineno, "line too long");
+			pos += n + 1;
+			continue;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		if (memchr(line, '\0', n) != NULL || strchr(line, '\r') != NULL) {
+			conf_error(errs, fname, lineno, "NUL or CR in line");
+			continue;
+		}
+		/* A '#' that starts a word begins a comment. */
+		for (p = line; *p; p++)
+			if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+				*p = '\0';
+				break;
+			}
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0')
+			continue;
+		key = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		val = p;
+		end = val + strlen(val);
+		while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+
+		const struct ckey *k = find_key(key);
+		if (k == NULL) {
+			conf_error(errs, fname, lineno, "unknown key '%s'", key);
+			continue;
+		}
+		if (*val == '\0') {
+			conf_error(errs, fname, lineno, "%s: missing value", key);
+			continue;
+		}
+		size_t idx = (size_t)(k - keys);
+		if (seen[idx] && !is_list(k)) {
+			conf_error(errs, fname, lineno, "%s: repeated key", key);
+			continue;
+		}
+		const char *why = is_list(k) ? set_list(k, c, val, !seen[idx])
+					     : set_value(k, c, val);
+		seen[idx] = true;
+		if (why != NULL)
+			conf_error(errs, fname, lineno, "%s: %s: '%s'", key, why, val);
+	}
+	/* Cross-key rules. */
+	if (c->n_listen == 0)
+		conf_error(errs, fname, 0, "at least one listen address is required");
+	if (c->max_request_line > c->max_header_bytes)
+		conf_error(errs, fname, 0,
+		    "max_request_line must not exceed max_header_bytes");
+	return errs->count == 0 ? 0 : -1;
+}
+
+/* Read and parse a configuration file (bounded to 1 MiB). */
+int
+conf_load(struct wk_conf *c, const char *path, struct conf_errors *errs)
+{
+	static char buf[1 << 20];
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	memset(errs, 0, sizeof(*errs));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		conf_error(errs, path, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	if (n < 0 || len == sizeof(buf)) {
+		conf_error(errs, path, 0, n < 0 ? "read error" : "file larger than 1 MiB");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return conf_parse(c, buf, len, path, errs);
+}

@@ -1,0 +1,87 @@
+/* conf: wicketd's configuration -- the struct every module reads, and a
+ * table-driven parser of "key value" lines that reports every problem as
+ * FILE:LINE: message. Pure: it reads a buffer, never the clock or network. */
+#ifndef WK_CONF_H
+#define WK_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CONF_MAX_LISTEN 16
+#define CONF_MAX_LIST 64
+#define CONF_MAX_METHODS 16
+#define CONF_STR 256
+#define CONF_PATH 4096
+#define CONF_URL 1024
+
+enum conf_probe_answer { PROBE_302, PROBE_511 };
+enum conf_firewall { FIREWALL_NONE, FIREWALL_NFT };
+
+struct wk_conf {
+	/* listener and gate identity */
+	union wk_sockaddr listen[CONF_MAX_LISTEN];
+	size_t n_listen;
+	char gateway_id[64];
+	char portal_url[CONF_URL];   /* empty: the gate's own pages */
+	char audit_log[CONF_PATH];   /* empty or "-": stderr */
+	char log_level[16];
+	uint32_t max_connections;
+	/* request framing (RFC 9112) */
+	uint32_t max_request_line;
+	uint32_t max_header_bytes;
+	uint32_t max_headers;
+	uint64_t max_body_bytes;
+	char require_length[CONF_MAX_METHODS][33];
+	size_t n_require_length;
+	uint32_t header_timeout;
+	/* OS connectivity probes: path -> 302 to the portal */
+	char probe_path[CONF_MAX_LIST][128];
+	size_t n_probe_path;
+	enum conf_probe_answer probe_answer;
+	/* forwarding */
+	struct wk_cidr allow_ip[CONF_MAX_LIST];
+	size_t n_allow_ip;
+	struct wk_cidr walled_garden[CONF_MAX_LIST];
+	size_t n_walled_garden;
+	char walled_garden_host[CONF_MAX_LIST][CONF_STR];
+	size_t n_walled_garden_host;
+	uint32_t upstream_connect_timeout;
+	uint32_t idle_timeout;
+	/* identity */
+	char interface[32];
+	struct wk_mac allow_mac[CONF_MAX_LIST];
+	size_t n_allow_mac;
+	uint32_t max_clients;
+	uint32_t neighbour_ttl;
+	uint32_t conflict_window;
+	/* sessions and grants */
+	uint32_t session_timeout;
+	uint32_t session_idle_timeout;
+	uint64_t session_bytes;
+	char control_socket[CONF_PATH];
+	char grant_key[CONF_PATH];
+	uint32_t max_grant_seconds;
+	char state_file[CONF_PATH];
+	char splash_terms[CONF_PATH];
+	enum conf_firewall firewall;
+	char nft_table[64];
+};
+
+/* Errors collected while parsing: one "FILE:LINE: message" per line. */
+struct conf_errors {
+	char text[4096];
+	size_t len;
+	unsigned count;
+};
+
+void conf_defaults(struct wk_conf *c);
+int conf_parse(struct wk_conf *c, const char *text, size_t len,
+    const char *fname, struct conf_errors *errs);
+int conf_load(struct wk_conf *c, const char *path, struct conf_errors *errs);
+size_t conf_nkeys(void);
+const char *conf_key_name(size_t i);
+
+#endif

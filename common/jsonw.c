@@ -1,0 +1,137 @@
+/* jsonw: a one-line JSON object writer for the audit log. Strings are
+ * escaped per RFC 8259 §7; bytes >= 0x80 are written as \u00XX so that a
+ * line is valid UTF-8 even when the request bytes were not. */
+#include "jsonw.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Append raw bytes, or mark the object as overflowed. */
+static void
+raw(struct jsonw *j, const char *s, size_t n)
+{
+	if (j->overflow || j->len + n + 2 >= j->size) { /* room for "}\n" */
+		j->overflow = true;
+		return;
+	}
+	memcpy(j->buf + j->len, s, n);
+	j->len += n;
+}
+
+/* Start an object in buf. */
+void
+jsonw_begin(struct jsonw *j, char *buf, size_t size)
+{
+	j->buf = buf;
+	j->size = size;
+	j->len = 0;
+	j->first = true;
+	j->overflow = false;
+	raw(j, "{", 1);
+}
+
+/* Write an escaped string literal. */
+static void
+escaped(struct jsonw *j, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	raw(j, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		if (c == '"' || c == '\\') {
+			char q[2] = { '\\', (char)c };
+			raw(j, q, 2);
+		} else if (c < 0x20 || c >= 0x7f) {
+			raw(j, e, 6);
+		} else {
+			raw(j, (const char *)&s[i], 1);
+		}
+	}
+	raw(j, "\"", 1);
+}
+
+/* Write the separator and the key. */
+static void
+key(struct jsonw *j, const char *k)
+{
+	if (!j->first)
+		raw(j, ",", 1);
+	j->first = false;
+	escaped(j, k, strlen(k));
+	raw(j, ":", 1);
+}
+
+/* Add a string member; NULL becomes null. */
+void
+jsonw_str(struct jsonw *j, const char *k, const char *val)
+{
+	if (val == NULL) {
+		jsonw_null(j, k);
+		return;
+	}
+	jsonw_strn(j, k, val, strlen(val));
+}
+
+/* Add a string member of n bytes (which need not be NUL-terminated). */
+void
+jsonw_strn(struct jsonw *j, const char *k, const char *val, size_t n)
+{
+	key(j, k);
+	escaped(j, val, n);
+}
+
+/* Add an unsigned number member. */
+void
+jsonw_uint(struct jsonw *j, const char *k, uint64_t val)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
+
+	key(j, k);
+	raw(j, num, (size_t)n);
+}
+
+/* Add a boolean member. */
+void
+jsonw_bool(struct jsonw *j, const char *k, bool val)
+{
+	key(j, k);
+	raw(j, val ? "true" : "false", val ? 4 : 5);
+}
+
+/* Add a null member. */
+void
+jsonw_null(struct jsonw *j, const char *k)
+{
+	key(j, k);
+	raw(j, "null", 4);
+}
+
+/* Close the object and add the newline; returns the line length, or 0 if
+ * the buffer was too small (the caller then writes a truncated marker). */
+size_t
+jsonw_end(struct jsonw *j)
+{
+	if (j->overflow)
+		return 0;
+	j->buf[j->len++] = '}';
+	j->buf[j->len++] = '\n';
+	return j->len;
+}
+
+/* RFC 3339 UTC timestamp with milliseconds: 2026-11-22T03:04:05.678Z. */
+void
+jsonw_ts(int64_t ms, char out[JSONW_TS_LEN])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	snprintf(out, JSONW_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}

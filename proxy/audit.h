@@ -1,0 +1,43 @@
+/* audit: the JSON Lines audit log -- one object per answered request and
+ * per identity or session event, written and flushed line by line, and
+ * reopened on SIGHUP for logrotate. */
+#ifndef WK_AUDIT_H
+#define WK_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jsonw.h"
+
+/* One request's summary, written when its answer has been sent. */
+struct audit_req {
+	int64_t ts_ms;
+	const char *client_ip;
+	const char *mac;       /* NULL: unknown */
+	bool mac_random;
+	const char *dst;
+	const char *method;
+	const char *host;      /* NULL: none sent */
+	const char *path;
+	const char *verdict;
+	const char *reason;
+	unsigned status;
+	unsigned upstream_status; /* 0: no upstream answer */
+	uint64_t bytes_in, bytes_out;
+	uint64_t ms;
+	const char *error;     /* framing rule broken, or NULL */
+};
+
+#define AUDIT_LINE_MAX 4096
+
+size_t audit_format_request(char *buf, size_t size, const struct audit_req *r);
+void audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
+    const char *event);
+int audit_open(const char *path);
+int audit_reopen(void);
+void audit_write(const char *line, size_t len);
+void audit_emit(struct jsonw *j);
+void audit_close(void);
+
+#endif

@@ -1,0 +1,1101 @@
+/* conn: one intercepted client connection -- its requests framed one by
+ * one, each decided, answered locally or relayed to the original
+ * destination, with answers kept in request order. conn_free is the only
+ * function that frees a connection. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "audit.h"
+#include "gate.h"
+#include "log.h"
+#include "origdst.h"
+#include "reply.h"
+
+#define OUT_HIGH (256 * 1024) /* stop reading the other side above this */
+#define MAX_PIPELINE 16       /* requests in flight per connection */
+#define LINGER_SECS 2         /* drain after the final answer (RFC 9112 §9.6) */
+#define RESP_HEAD_MAX 65536
+
+/* Where the request side of a connection is. */
+enum rstate {
+	RS_HEAD,    /* framing the next request head */
+	RS_BODY,    /* reading a request body (length or chunked) */
+	RS_WAIT,    /* an upgrade request is out: wait for its answer */
+	RS_TUNNEL,  /* after 101: opaque bytes both ways */
+	RS_STOP,    /* no further request will be read */
+};
+
+/* Where the response side (upstream) is. */
+enum pstate { PS_HEAD, PS_LENGTH, PS_CHUNKED, PS_CLOSE, PS_TUNNEL };
+
+/* One request on the connection, from its head to the end of its answer. */
+struct txn {
+	struct txn *next;
+	enum verdict verdict;
+	const char *reason;
+	const char *error;
+	struct evbuffer *answer; /* local answer, NULL when relayed */
+	bool head, upgrade, close_after, sent;
+	unsigned status, upstream_status;
+	uint64_t bytes_in, bytes_out;
+	int64_t t0_ms;
+	char method[HTTP_MAX_METHOD + 1];
+	char host[128];
+	char path[256];
+	bool has_host;
+};
+
+struct conn {
+	struct conn *next, *prev;
+	struct gate *g;
+	struct bufferevent *cb, *ub;
+	struct event *timer;
+	union wk_sockaddr peer, local, dst;
+	struct policy_in id;
+	char cip_s[WK_IP_STRLEN], dst_s[WK_SA_STRLEN], mac_s[WK_MAC_STRLEN];
+	bool mac_random;
+	/* request side */
+	enum rstate rs;
+	struct http_req req;
+	struct http_chunked rch;
+	enum http_body rbody;
+	uint64_t rleft;
+	struct txn *rtxn;        /* the txn whose body is being read */
+	/* answers in request order */
+	struct txn *qh, *qt;
+	unsigned nq;
+	/* upstream */
+	enum pstate ps;
+	struct http_resp resp;
+	struct http_chunked pch;
+	uint64_t pleft;
+	bool up_connected, up_eof, up_reuse_ok, u_shut, c_shut;
+	bool client_eof, closing, lingering, paused_c, paused_u;
+};
+
+static void conn_free(struct conn *c);
+static void conn_pump(struct conn *c);
+static void conn_on_client_read(struct bufferevent *bev, void *arg);
+static void conn_on_client_write(struct bufferevent *bev, void *arg);
+static void conn_on_client_event(struct bufferevent *bev, short what, void *arg);
+static void conn_on_up_read(struct bufferevent *bev, void *arg);
+static void conn_on_up_write(struct bufferevent *bev, void *arg);
+static void conn_on_up_event(struct bufferevent *bev, short what, void *arg);
+static void conn_read_responses(struct conn *c);
+
+/* Milliseconds since the epoch, from the event loop's cached time. */
+int64_t
+gate_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copy at most n bytes into a fixed field, NUL-terminated. */
+static void
+copy_field(char *dst, size_t size, const char *src, size_t n)
+{
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Write the audit record of a finished transaction. */
+static void
+txn_log(struct conn *c, const struct txn *t)
+{
+	char line[AUDIT_LINE_MAX];
+	struct audit_req r = {
+		.ts_ms = gate_now_ms(),
+		.client_ip = c->cip_s,
+		.mac = c->id.mac ? c->mac_s : NULL,
+		.mac_random = c->mac_random,
+		.dst = c->dst_s,
+		.method = t->method,
+		.host = t->has_host ? t->host : NULL,
+		.path = t->path,
+		.verdict = policy_verdict_name(t->verdict),
+		.reason = t->reason,
+		.status = t->status,
+		.upstream_status = t->upstream_status,
+		.bytes_in = t->bytes_in,
+		.bytes_out = t->bytes_out,
+		.error = t->error,
+	};
+	int64_t now = r.ts_ms;
+	size_t n;
+
+	r.ms = now > t->t0_ms ? (uint64_t)(now - t->t0_ms) : 0;
+	n = audit_format_request(line, sizeof(line), &r);
+	audit_write(line, n);
+}
+
+/* Allocate a transaction and append it to the answer queue. */
+static struct txn *
+txn_new(struct conn *c)
+{
+	struct txn *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->t0_ms = gate_now_ms();
+	t->reason = "";
+	if (c->qt)
+		c->qt->next = t;
+	else
+		c->qh = t;
+	c->qt = t;
+	c->nq++;
+	return t;
+}
+
+/* Release a transaction's memory. */
+static void
+txn_free(struct txn *t)
+{
+	if (t->answer)
+		evbuffer_free(t->answer);
+	free(t);
+}
+
+/* Remove the head of the queue after its answer was delivered, logging it. */
+static void
+txn_done(struct conn *c)
+{
+	struct txn *t = c->qh;
+
+	txn_log(c, t);
+	c->g->st.bytes_in += t->bytes_in;
+	c->g->st.bytes_out += t->bytes_out;
+	if (t->close_after)
+		c->closing = true;
+	if (c->rtxn == t)
+		c->rtxn = NULL;
+	c->qh = t->next;
+	if (c->qh == NULL)
+		c->qt = NULL;
+	c->nq--;
+	txn_free(t);
+}
+
+/* Turn a transaction into a locally generated answer of the given status:
+ * the bytes wait in t->answer until every earlier answer has gone out. */
+static void
+txn_answer(struct txn *t, unsigned status, const char *why,
+    const char *location, bool close)
+{
+	char buf[16384];
+	struct reply_ctx rc = { .head = t->head, .close = close,
+		.now_s = gate_now_ms() / 1000 };
+	size_t n;
+
+	if (status == 511)
+		n = reply_511(buf, sizeof(buf), &rc, location);
+	else if (location != NULL)
+		n = reply_302(buf, sizeof(buf), &rc, status, location);
+	else
+		n = reply_error(buf, sizeof(buf), &rc, status, why);
+	if (n == 0) { /* the link did not fit: still answer, and close */
+		rc.close = close = true;
+		status = 500;
+		n = reply_error(buf, sizeof(buf), &rc, status, "answer too large");
+	}
+	if (t->answer == NULL)
+		t->answer = evbuffer_new();
+	if (t->answer == NULL || evbuffer_add(t->answer, buf, n) < 0)
+		close = true;
+	t->status = status;
+	t->close_after = t->close_after || close;
+	if (why && status >= 400 && t->error == NULL)
+		t->error = why;
+}
+
+/* Build the portal link for this request: portal_url (or the gate's own
+ * address) with what the login page needs to send the user back. Returns
+ * -1 when it does not fit. */
+static int
+conn_link(struct conn *c, const char *target, size_t tlen, const char *host,
+    size_t hlen, char *out, size_t size)
+{
+	const struct wk_conf *cf = c->g->conf;
+	char want[2048], enc[3 * sizeof(want)], gh[WK_SA_STRLEN];
+	int n;
+
+	if (tlen > 0 && target[0] != '/')
+		n = snprintf(want, sizeof(want), "%.*s", (int)tlen, target);
+	else if (hlen > 0)
+		n = snprintf(want, sizeof(want), "http://%.*s%.*s", (int)hlen, host,
+		    (int)tlen, target);
+	else
+		n = snprintf(want, sizeof(want), "http://%s%.*s", c->dst_s, (int)tlen,
+		    target);
+	if (n < 0 || (size_t)n >= sizeof(want))
+		want[0] = '\0'; /* too long to carry: the portal shows its home */
+	if (reply_pct_encode(enc, sizeof(enc), want, strlen(want)) >= sizeof(enc))
+		enc[0] = '\0';
+	if (cf->portal_url[0] != '\0') {
+		const char *sep = strchr(cf->portal_url, '?') ? "&" : "?";
+		n = snprintf(out, size, "%s%sip=%s&url=%s&gw=%s", cf->portal_url, sep,
+		    c->cip_s, enc, cf->gateway_id);
+	} else {
+		addr_sa_url_host(&c->local.sa, gh);
+		n = snprintf(out, size, "http://%s/wicket/?url=%s", gh, enc);
+	}
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	if (c->id.mac) {
+		size_t l = (size_t)n;
+		n = snprintf(out + l, size - l, "&mac=%s", c->mac_s);
+		if (n < 0 || (size_t)n >= size - l)
+			return -1;
+	}
+	return 0;
+}
+
+/* Stop or resume reading from a bufferevent for backpressure. */
+static void
+conn_throttle(struct bufferevent *bev, bool *paused, bool pause)
+{
+	if (bev == NULL || *paused == pause)
+		return;
+	*paused = pause;
+	if (pause)
+		bufferevent_disable(bev, EV_READ);
+	else
+		bufferevent_enable(bev, EV_READ);
+}
+
+/* Open the upstream connection to the original destination, once per
+ * client connection (again only after an idle upstream went away). */
+static int
+conn_upstream_open(struct conn *c)
+{
+	struct timeval tv = { c->g->conf->upstream_connect_timeout, 0 };
+
+	if (c->ub != NULL)
+		return 0;
+	c->ub = bufferevent_socket_new(c->g->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->ub == NULL)
+		return -1;
+	bufferevent_setcb(c->ub, conn_on_up_read, conn_on_up_write, conn_on_up_event, c);
+	bufferevent_setwatermark(c->ub, EV_WRITE, OUT_HIGH / 2, 0);
+	bufferevent_set_timeouts(c->ub, &tv, &tv); /* connect; reset on connect */
+	c->up_connected = c->up_eof = c->u_shut = false;
+	c->up_reuse_ok = true;
+	c->ps = PS_HEAD;
+	c->paused_u = false;
+	http_resp_init(&c->resp);
+	if (bufferevent_socket_connect(c->ub, &c->dst.sa, (int)addr_sa_len(&c->dst.sa)) < 0) {
+		bufferevent_free(c->ub);
+		c->ub = NULL;
+		return -1;
+	}
+	bufferevent_enable(c->ub, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* Close the upstream side and forget its state. */
+static void
+conn_upstream_close(struct conn *c)
+{
+	if (c->ub) {
+		bufferevent_free(c->ub);
+		c->ub = NULL;
+	}
+	c->up_connected = false;
+	c->paused_u = false;
+	c->ps = PS_HEAD;
+}
+
+/* The upstream failed before answering: every relayed request still
+ * waiting gets a local error (502, or 504 on timeout), and the connection
+ * closes after them, since their bodies may be half sent. */
+static void
+conn_upstream_fail(struct conn *c, unsigned status, const char *why)
+{
+	struct txn *t;
+
+	c->g->st.upstream_errors++;
+	for (t = c->qh; t != NULL; t = t->next)
+		if (t->answer == NULL) {
+			if (t->sent) { /* part of an answer went out: cannot fix */
+				c->closing = true;
+				conn_upstream_close(c);
+				return;
+			}
+			txn_answer(t, status, why, NULL, true);
+		}
+	conn_upstream_close(c);
+	if (c->rs != RS_TUNNEL)
+		c->rs = RS_STOP;
+}
+
+/* Decide a complete request head and queue its answer or relay it. */
+static void
+conn_request(struct conn *c, struct evbuffer *in, const char *buf)
+{
+	const struct http_req *r = &c->req;
+	struct txn *t = txn_new(c);
+	const char *target = buf + r->target_off, *q;
+	size_t plen;
+	char link[4096];
+
+	evtimer_del(c->timer); /* the head arrived in time */
+	if (t == NULL) {
+		c->rs = RS_STOP;
+		c->closing = true;
+		return;
+	}
+	c->g->st.requests++;
+	copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
+	if (r->n_host) {
+		copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
+		t->has_host = true;
+	}
+	q = memchr(target, '?', r->target_len);
+	plen = q ? (size_t)(q - target) : r->target_len;
+	copy_field(t->path, sizeof(t->path), target, plen);
+	t->head = http_token_eq(t->method, strlen(t->method), "head");
+	t->upgrade = r->upgrade;
+	t->bytes_in = r->head_len;
+
+	c->id.path = target;
+	c->id.path_len = plen;
+	if (c->g->identify)
+		c->g->identify(c->g, &c->id);
+	t->verdict = policy_decide(&c->id, &t->reason);
+	if (c->id.mac) {
+		addr_mac_format(c->id.mac, c->mac_s);
+		c->mac_random = addr_mac_is_local(c->id.mac);
+	}
+	c->rbody = r->body;
+	c->rleft = r->content_length;
+	http_chunked_init(&c->rch);
+	c->rtxn = t;
+
+	if (t->verdict == V_FORWARD && conn_upstream_open(c) == 0) {
+		c->g->st.forwarded++;
+		/* Byte for byte: the validated head goes out as received. */
+		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), r->head_len);
+		t->close_after = r->close;
+		c->rs = r->body == HTTP_BODY_NONE ? (r->upgrade ? RS_WAIT : RS_HEAD) : RS_BODY;
+		if (r->close && c->rs == RS_HEAD)
+			c->rs = RS_STOP;
+		return;
+	}
+	evbuffer_drain(in, r->head_len);
+	switch (t->verdict) {
+	case V_FORWARD:
+		c->g->st.upstream_errors++;
+		txn_answer(t, 502, "cannot open upstream connection", NULL, true);
+		break;
+	case V_PROBE:
+		c->g->st.probes++;
+		if (conn_link(c, target, r->target_len, buf + r->host_off,
+			r->host_len, link, sizeof(link)) < 0)
+			link[0] = '\0';
+		txn_answer(t, 302, NULL, link, r->close);
+		break;
+	case V_PORTAL: /* the gate's own pages arrive with the portal issue */
+		c->g->st.portal++;
+		/* fall through */
+	case V_DENY:
+		c->g->st.denied++;
+		if (conn_link(c, target, r->target_len, buf + r->host_off,
+			r->host_len, link, sizeof(link)) < 0)
+			link[0] = '\0';
+		txn_answer(t, 511, NULL, link, r->close);
+		break;
+	}
+	/* RFC 9110 §10.1.1: with 100-continue the client may never send the
+	 * body once it has our final answer, so do not wait for it: close. */
+	if (r->expect_continue && r->body != HTTP_BODY_NONE) {
+		t->close_after = true;
+		c->rs = RS_STOP;
+		return;
+	}
+	c->rs = r->body == HTTP_BODY_NONE ? RS_HEAD : RS_BODY;
+	if (r->close && c->rs == RS_HEAD)
+		c->rs = RS_STOP;
+}
+
+/* A request broke a framing rule: answer with its status and close, and
+ * never read the bytes after it as a request (design: framing policy). */
+static void
+conn_framing_error(struct conn *c, uint16_t status, const char *why)
+{
+	struct txn *t = txn_new(c);
+
+	c->g->st.framing_errors++;
+	c->rs = RS_STOP;
+	if (t == NULL) {
+		c->closing = true;
+		return;
+	}
+	copy_field(t->method, sizeof(t->method), "-", 1);
+	t->verdict = V_DENY;
+	t->reason = "framing";
+	txn_answer(t, status, why, NULL, true);
+}
+
+/* Move (or drop) request body bytes; returns false when waiting. */
+static bool
+conn_request_body(struct conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in), n = 0;
+	bool fwd = c->rtxn != NULL && c->rtxn->answer == NULL && c->ub != NULL;
+	int rc = HTTP_MORE;
+
+	if (len == 0)
+		return false;
+	if (fwd && evbuffer_get_length(bufferevent_get_output(c->ub)) > OUT_HIGH) {
+		conn_throttle(c->cb, &c->paused_c, true);
+		return false;
+	}
+	if (c->rbody == HTTP_BODY_LENGTH) {
+		n = len < c->rleft ? len : (size_t)c->rleft;
+		c->rleft -= n;
+		if (c->rleft == 0)
+			rc = HTTP_DONE;
+	} else {
+		struct evbuffer_iovec v[8];
+		int nv = evbuffer_peek(in, (ev_ssize_t)len, NULL, v, 8);
+		for (int i = 0; i < nv && i < 8 && rc == HTTP_MORE; i++) {
+			size_t used;
+			rc = http_chunked_feed(&c->rch, v[i].iov_base, v[i].iov_len,
+			    &used, &c->g->limits);
+			n += used;
+		}
+		if (rc == HTTP_ERROR) {
+			/* The answer for this request is already decided; the
+			 * only safe thing left is to stop and close. */
+			if (c->rtxn && c->rtxn->error == NULL)
+				c->rtxn->error = c->rch.why;
+			if (c->rtxn)
+				c->rtxn->close_after = true;
+			c->g->st.framing_errors++;
+			if (fwd)
+				conn_upstream_fail(c, c->rch.status, c->rch.why);
+			c->rs = RS_STOP;
+			return false;
+		}
+	}
+	if (c->rtxn)
+		c->rtxn->bytes_in += n;
+	if (fwd)
+		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), n);
+	else
+		evbuffer_drain(in, n);
+	if (rc == HTTP_DONE) {
+		bool close = c->rtxn ? c->rtxn->close_after : false;
+		c->rs = (c->rtxn && c->rtxn->upgrade && fwd) ? RS_WAIT
+		    : close ? RS_STOP : RS_HEAD;
+	}
+	return true;
+}
+
+/* Frame and dispatch as many client requests as the buffer holds. */
+static void
+conn_read_requests(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cb);
+	const struct http_limits *lim = &c->g->limits;
+	size_t cap = (size_t)lim->max_request_line + lim->max_header_bytes + 8;
+
+	for (;;) {
+		size_t len = evbuffer_get_length(in);
+		if (c->rs == RS_TUNNEL) {
+			if (len && c->ub)
+				evbuffer_add_buffer(bufferevent_get_output(c->ub), in);
+			return;
+		}
+		if (c->rs == RS_STOP) {
+			evbuffer_drain(in, len);
+			return;
+		}
+		if (c->rs == RS_WAIT) { /* bytes after an upgrade wait, bounded */
+			if (len > OUT_HIGH)
+				conn_throttle(c->cb, &c->paused_c, true);
+			return;
+		}
+		if (c->rs == RS_BODY) {
+			if (!conn_request_body(c, in))
+				return;
+			continue;
+		}
+		if (len == 0)
+			return;
+		if (c->nq >= MAX_PIPELINE) { /* wait for answers to go out */
+			conn_throttle(c->cb, &c->paused_c, true);
+			return;
+		}
+		size_t n = len < cap ? len : cap;
+		const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		if (buf == NULL) {
+			c->closing = true;
+			c->rs = RS_STOP;
+			return;
+		}
+		int rc = http_req_parse(&c->req, buf, n, lim);
+		if (rc == HTTP_MORE && n == cap)
+			rc = HTTP_ERROR, c->req.status = 431, c->req.why = "head too large";
+		if (rc == HTTP_MORE)
+			return;
+		if (rc == HTTP_ERROR) {
+			conn_framing_error(c, c->req.status, c->req.why);
+			return;
+		}
+		conn_request(c, in, buf);
+		http_req_init(&c->req);
+	}
+}
+
+/* Move locally generated answers that are now at the front of the queue
+ * to the client, so that none overtakes an earlier relayed answer. */
+static void
+conn_flush_answers(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->cb);
+
+	while (c->qh != NULL && c->qh->answer != NULL && !c->closing) {
+		struct txn *t = c->qh;
+		/* A local answer for a request whose body is still arriving
+		 * may go out now: the client reads it while it sends. */
+		t->bytes_out = evbuffer_get_length(t->answer);
+		evbuffer_add_buffer(out, t->answer);
+		txn_done(c);
+	}
+}
+
+/* Start the lingering close: our side is done writing; read and discard
+ * for a moment so that a client still sending does not get an RST that
+ * destroys the answer it has not read yet (RFC 9112 §9.6). */
+static void
+conn_linger(struct conn *c)
+{
+	struct timeval tv = { LINGER_SECS, 0 };
+	int fd = bufferevent_getfd(c->cb);
+
+	if (c->lingering)
+		return;
+	c->lingering = true;
+	conn_upstream_close(c);
+	if (c->client_eof || fd < 0 || shutdown(fd, SHUT_WR) < 0) {
+		conn_free(c);
+		return;
+	}
+	c->paused_c = false;
+	bufferevent_enable(c->cb, EV_READ);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Log and forget requests that will never be answered because the
+ * connection is closing (an earlier answer said close, or the upstream
+ * went away after answering): the client retries them elsewhere. */
+static void
+conn_drop_queue(struct conn *c)
+{
+	if (c->qh == NULL)
+		return;
+	while (c->qh) {
+		struct txn *t = c->qh;
+		if (t->error == NULL)
+			t->error = "not answered: connection closing";
+		c->qh = t->next;
+		txn_log(c, t);
+		txn_free(t);
+	}
+	c->qt = c->rtxn = NULL;
+	c->nq = 0;
+	conn_upstream_close(c);
+}
+
+/* True when the client may be read again: its answers, the upstream's
+ * output and the pipeline all have room. */
+static bool
+conn_can_read_client(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->cb)) > OUT_HIGH ||
+	    c->nq >= MAX_PIPELINE)
+		return false;
+	if (c->ub && evbuffer_get_length(bufferevent_get_output(c->ub)) > OUT_HIGH)
+		return false;
+	return !(c->rs == RS_WAIT &&
+	    evbuffer_get_length(bufferevent_get_input(c->cb)) > OUT_HIGH);
+}
+
+/* Half-close propagation: a side that sent FIN is told on to the other
+ * side once everything before it has been written. Returns true when
+ * both directions are finished (the connection can go). */
+static bool
+conn_half_close(struct conn *c)
+{
+	if (c->client_eof && c->ub && c->up_connected && !c->u_shut &&
+	    evbuffer_get_length(bufferevent_get_output(c->ub)) == 0) {
+		if (shutdown(bufferevent_getfd(c->ub), SHUT_WR) < 0)
+			log_debug("%s: upstream shutdown: %s", c->cip_s, strerror(errno));
+		c->u_shut = true;
+	}
+	if (c->rs != RS_TUNNEL)
+		return false;
+	if ((c->up_eof || c->ub == NULL) && !c->c_shut &&
+	    evbuffer_get_length(bufferevent_get_output(c->cb)) == 0) {
+		if (shutdown(bufferevent_getfd(c->cb), SHUT_WR) < 0)
+			log_debug("%s: client shutdown: %s", c->cip_s, strerror(errno));
+		c->c_shut = true;
+	}
+	return c->c_shut && (c->u_shut || c->ub == NULL);
+}
+
+/* Work out what the connection can do next after any event. This is the
+ * last call of every callback, because it may free the connection. */
+static void
+conn_pump(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->cb);
+
+	if (c->lingering)
+		return;
+	if (!c->closing && !c->client_eof)
+		conn_read_requests(c);
+	conn_flush_answers(c);
+	if (c->closing)
+		conn_drop_queue(c);
+	if (conn_half_close(c)) {
+		conn_free(c);
+		return;
+	}
+	if (c->ub)
+		conn_throttle(c->ub, &c->paused_u, evbuffer_get_length(out) > OUT_HIGH);
+	if (!c->client_eof)
+		conn_throttle(c->cb, &c->paused_c, !conn_can_read_client(c));
+	if (c->rs == RS_TUNNEL)
+		return;
+
+	/* Done with requests: close once every answer is out. */
+	bool done = c->closing || c->rs == RS_STOP || c->client_eof;
+	if (done && c->qh == NULL && evbuffer_get_length(out) == 0) {
+		if (c->client_eof)
+			conn_free(c);
+		else
+			conn_linger(c);
+		return;
+	}
+	/* Arm the header timer while waiting for a request head. */
+	if (c->rs == RS_HEAD && c->qh == NULL && !evtimer_pending(c->timer, NULL)) {
+		struct timeval tv = { c->g->conf->header_timeout, 0 };
+		evtimer_add(c->timer, &tv);
+	}
+}
+
+/* Client bytes arrived. */
+static void
+conn_on_client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->lingering) {
+		evbuffer_drain(bufferevent_get_input(c->cb),
+		    evbuffer_get_length(bufferevent_get_input(c->cb)));
+		return;
+	}
+	conn_pump(c);
+}
+
+/* The client's output drained below the low mark. */
+static void
+conn_on_client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->ub) /* upstream bytes may wait in its input after a pause */
+		conn_read_responses(c);
+	conn_pump(c);
+}
+
+/* EOF, error or timeout on the client side. */
+static void
+conn_on_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->lingering || (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+		if (what & BEV_EVENT_TIMEOUT)
+			c->g->st.timeouts++;
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* Requests already read are still answered; a partial head
+		 * left behind can never complete. */
+		c->client_eof = true;
+		conn_pump(c);
+	}
+}
+
+/* Header timer: a stalled head gets 408, an idle connection just closes. */
+static void
+conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->lingering || c->rs != RS_HEAD) {
+		if (c->lingering)
+			conn_free(c);
+		return;
+	}
+	if (c->qh != NULL) { /* waiting on answers: not the client's fault */
+		struct timeval tv = { c->g->conf->header_timeout, 0 };
+		evtimer_add(c->timer, &tv);
+		return;
+	}
+	c->g->st.timeouts++;
+	if (evbuffer_get_length(bufferevent_get_input(c->cb)) == 0) {
+		conn_free(c);
+		return;
+	}
+	conn_framing_error(c, 408, "request head not completed in time");
+	conn_pump(c);
+}
+
+/* Finish the relayed answer at the front of the queue. */
+static void
+conn_response_done(struct conn *c)
+{
+	struct txn *t = c->qh;
+
+	if (c->resp.close)
+		c->up_reuse_ok = false;
+	if (t->close_after || !c->up_reuse_ok)
+		t->close_after = true;
+	txn_done(c);
+	http_resp_init(&c->resp);
+	c->ps = PS_HEAD;
+	if (!c->up_reuse_ok) {
+		/* Requests already sent on this upstream will not be answered:
+		 * close after what has been delivered (nothing fabricated). */
+		conn_upstream_close(c);
+		c->closing = true;
+		c->rs = RS_STOP;
+	}
+	if (c->rs == RS_WAIT)
+		c->rs = RS_HEAD;
+}
+
+/* The upstream sent FIN and every byte before it has been handled: a
+ * close-delimited answer is complete, an answer cut short is not repaired,
+ * and an idle keep-alive upstream simply goes away. */
+static void
+conn_upstream_settle(struct conn *c)
+{
+	if (c->ps == PS_TUNNEL)
+		return; /* conn_half_close passes it on */
+	if (c->ps == PS_CLOSE && c->qh && c->qh->answer == NULL)
+		conn_response_done(c);
+	else if (c->qh && c->qh->answer == NULL)
+		conn_upstream_fail(c, 502, "upstream closed before answering");
+	conn_upstream_close(c);
+}
+
+/* Frame upstream responses and pass them to the client in order. */
+static void
+conn_read_responses(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->ub);
+	struct evbuffer *out = bufferevent_get_output(c->cb);
+
+	while (c->ub != NULL) {
+		size_t len = evbuffer_get_length(in);
+		struct txn *t = c->qh;
+		if (len == 0) {
+			if (c->up_eof)
+				conn_upstream_settle(c);
+			return;
+		}
+		if (c->ps == PS_TUNNEL) {
+			evbuffer_add_buffer(out, in);
+			return;
+		}
+		if (evbuffer_get_length(out) > OUT_HIGH) {
+			conn_throttle(c->ub, &c->paused_u, true);
+			return;
+		}
+		if (t == NULL || t->answer != NULL) {
+			/* Bytes no request asked for: refuse to pass them on. */
+			log_debug("%s: unsolicited upstream bytes", c->cip_s);
+			conn_upstream_close(c);
+			return;
+		}
+		if (c->ps == PS_HEAD) {
+			size_t n = len < RESP_HEAD_MAX ? len : RESP_HEAD_MAX;
+			const char *b = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+			int rc = b ? http_resp_parse(&c->resp, b, n, t->head, RESP_HEAD_MAX)
+				   : HTTP_ERROR;
+			if (rc == HTTP_MORE)
+				return;
+			if (rc == HTTP_ERROR) {
+				conn_upstream_fail(c, 502, c->resp.why ? c->resp.why
+				    : "bad upstream response");
+				return;
+			}
+			unsigned code = c->resp.code;
+			size_t hl = c->resp.head_len;
+			t->sent = true;
+			t->bytes_out += hl;
+			evbuffer_remove_buffer(in, out, hl);
+			if (code == 101) {
+				if (!t->upgrade) {
+					conn_upstream_fail(c, 502, "101 without upgrade");
+					return;
+				}
+				t->status = t->upstream_status = code;
+				t->close_after = false;
+				txn_done(c);
+				c->ps = PS_TUNNEL;
+				c->rs = RS_TUNNEL;
+				bufferevent_set_timeouts(c->ub, NULL, NULL);
+				continue;
+			}
+			if (code < 200) { /* interim: the final answer follows */
+				http_resp_init(&c->resp);
+				continue;
+			}
+			t->status = t->upstream_status = code;
+			switch (c->resp.body) {
+			case HTTP_BODY_NONE:
+				conn_response_done(c);
+				conn_flush_answers(c);
+				continue;
+			case HTTP_BODY_LENGTH:
+				c->pleft = c->resp.content_length;
+				c->ps = PS_LENGTH;
+				break;
+			case HTTP_BODY_CHUNKED:
+				http_chunked_init(&c->pch);
+				c->ps = PS_CHUNKED;
+				break;
+			case HTTP_BODY_CLOSE:
+				c->ps = PS_CLOSE;
+				c->up_reuse_ok = false;
+				break;
+			}
+			continue;
+		}
+		size_t n = len;
+		bool done = false;
+		if (c->ps == PS_LENGTH) {
+			if (n >= c->pleft) {
+				n = (size_t)c->pleft;
+				done = true;
+			}
+			c->pleft -= n;
+		} else if (c->ps == PS_CHUNKED) {
+			static const struct http_limits rl = { 0, 65536, 1000, UINT64_MAX,
+				NULL, 0 };
+			struct evbuffer_iovec v[8];
+			int nv = evbuffer_peek(in, (ev_ssize_t)len, NULL, v, 8);
+			n = 0;
+			for (int i = 0; i < nv && i < 8 && !done; i++) {
+				size_t used;
+				int rc = http_chunked_feed(&c->pch, v[i].iov_base,
+				    v[i].iov_len, &used, &rl);
+				if (rc == HTTP_ERROR) {
+					conn_upstream_fail(c, 502, c->pch.why);
+					return;
+				}
+				n += used;
+				done = rc == HTTP_DONE;
+			}
+		}
+		t->bytes_out += n;
+		evbuffer_remove_buffer(in, out, n);
+		if (done) {
+			conn_response_done(c);
+			conn_flush_answers(c);
+		}
+	}
+}
+
+/* Upstream bytes arrived. */
+static void
+conn_on_up_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_read_responses(c);
+	conn_pump(c);
+}
+
+/* The upstream's output drained: the client may send more body. */
+static void
+conn_on_up_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_pump(c);
+}
+
+/* Connected, EOF, error or timeout on the upstream side. */
+static void
+conn_on_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval idle = { c->g->conf->idle_timeout, 0 };
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->up_connected = true;
+		bufferevent_set_timeouts(bev, &idle, &idle);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		c->g->st.timeouts++;
+		if (!c->up_connected)
+			conn_upstream_fail(c, 504, "upstream connect timeout");
+		else if (c->qh && c->qh->answer == NULL)
+			conn_upstream_fail(c, 504, "upstream idle timeout");
+		else
+			conn_upstream_close(c);
+		conn_pump(c);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && c->ps == PS_TUNNEL) {
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		int err = EVUTIL_SOCKET_ERROR();
+		log_debug("%s -> %s: upstream error: %s", c->cip_s, c->dst_s,
+		    evutil_socket_error_to_string(err));
+		conn_upstream_fail(c, 502, c->up_connected ? "upstream connection reset"
+		    : "upstream connection refused or unreachable");
+		conn_pump(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->up_eof = true;
+		conn_read_responses(c);
+		conn_pump(c);
+	}
+}
+
+/* Release a connection and everything it owns: both sockets, the timer
+ * and every queued transaction. The only place a conn is freed. */
+static void
+conn_free(struct conn *c)
+{
+	struct gate *g = c->g;
+
+	while (c->qh) {
+		struct txn *t = c->qh;
+		c->qh = t->next;
+		if (t->error == NULL) /* never answered: logged with status 0 */
+			t->error = "not answered: connection closed";
+		txn_log(c, t);
+		txn_free(t);
+	}
+	if (c->ub)
+		bufferevent_free(c->ub);
+	if (c->cb)
+		bufferevent_free(c->cb);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	g->nconns--;
+	free(c);
+	if (g->paused && g->nconns < g->conf->max_connections)
+		listener_pause(g, false);
+}
+
+/* Take a freshly accepted socket: find where it was going and who sent
+ * it, and start framing its requests. */
+void
+conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	socklen_t llen = sizeof(union wk_sockaddr);
+	struct timeval idle = { g->conf->idle_timeout, 0 };
+	struct timeval hdr = { g->conf->header_timeout, 0 };
+	struct wk_ip lip;
+	int redirected;
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	memcpy(&c->peer, peer, (size_t)plen < sizeof(c->peer) ? (size_t)plen : sizeof(c->peer));
+	if (getsockname(fd, &c->local.sa, &llen) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->g = g;
+	redirected = origdst_get(fd, &c->local.sa, &c->dst);
+	addr_ip_from_sa(&c->peer.sa, &c->id.client);
+	addr_ip_from_sa(&c->dst.sa, &c->id.dst);
+	addr_ip_from_sa(&c->local.sa, &lip);
+	c->id.conf = g->conf;
+	c->id.dst_port = addr_sa_port(&c->dst.sa);
+	c->id.dst_is_gate = redirected < 0 || addr_ip_equal(&c->id.dst, &lip) ||
+	    origdst_is_local(&c->id.dst);
+	addr_ip_format(&c->id.client, c->cip_s);
+	addr_sa_format(&c->dst.sa, c->dst_s);
+
+	c->cb = bufferevent_socket_new(g->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	c->timer = evtimer_new(g->base, conn_on_timer, c);
+	if (c->cb == NULL || c->timer == NULL) {
+		if (c->cb)
+			bufferevent_free(c->cb);
+		else
+			close(fd);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->cb, conn_on_client_read, conn_on_client_write,
+	    conn_on_client_event, c);
+	bufferevent_setwatermark(c->cb, EV_WRITE, OUT_HIGH / 2, 0);
+	bufferevent_set_timeouts(c->cb, &idle, &idle);
+	bufferevent_enable(c->cb, EV_READ | EV_WRITE);
+	evtimer_add(c->timer, &hdr);
+	c->next = g->conns;
+	if (g->conns)
+		g->conns->prev = c;
+	g->conns = c;
+	g->nconns++;
+	g->st.accepted++;
+	if (g->nconns >= g->conf->max_connections)
+		listener_pause(g, true);
+}
+
+/* Free every connection (shutdown). */
+void
+conn_free_all(struct gate *g)
+{
+	while (g->conns)
+		conn_free(g->conns);
+}

@@ -1,0 +1,54 @@
+/* gate: the daemon-wide state shared by the listener, the connections and
+ * the side feeds (sniffer, control socket): event base, the current
+ * configuration, limits derived from it, and counters. */
+#ifndef WK_GATE_H
+#define WK_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "http.h"
+#include "policy.h"
+
+struct conn;
+struct registry;
+struct session_table;
+
+/* Counters reported by `wicketctl stats`. */
+struct gate_stats {
+	uint64_t accepted, refused, requests, forwarded, denied, probes, portal;
+	uint64_t framing_errors, upstream_errors, timeouts;
+	uint64_t bytes_in, bytes_out;
+};
+
+struct gate {
+	struct event_base *base;
+	struct wk_conf *conf;
+	struct http_limits limits;
+	const char *methods[CONF_MAX_METHODS];
+	struct listener *listeners;
+	struct conn *conns;     /* every live connection, for shutdown */
+	unsigned nconns;
+	bool paused;            /* listeners disabled at max_connections */
+	struct gate_stats st;
+	struct registry *reg;   /* identity (may be NULL) */
+	struct session_table *sessions; /* admissions (may be NULL) */
+	void (*identify)(struct gate *g, struct policy_in *in);
+};
+
+int64_t gate_now_ms(void);
+void gate_apply_conf(struct gate *g, struct wk_conf *c);
+
+/* conn.c */
+void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen);
+void conn_free_all(struct gate *g);
+
+/* listener.c */
+int listener_open_all(struct gate *g);
+void listener_pause(struct gate *g, bool pause);
+void listener_close_all(struct gate *g);
+
+#endif

@@ -1,0 +1,27 @@
+/* reply: builds the answers the gate generates itself -- 511 (RFC 6585
+ * §6), 302 for OS connectivity probes, and the 4xx/5xx framing errors --
+ * as exact bytes in a caller buffer. Pure: time is an argument. */
+#ifndef WK_REPLY_H
+#define WK_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a generated answer needs to know about its request. */
+struct reply_ctx {
+	bool head;         /* HEAD: headers only, same Content-Length */
+	bool close;        /* send Connection: close */
+	int64_t now_s;     /* for the Date field (RFC 9110 §6.6.1) */
+};
+
+size_t reply_511(char *buf, size_t size, const struct reply_ctx *rc,
+    const char *link);
+size_t reply_302(char *buf, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *location);
+size_t reply_error(char *buf, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *why);
+size_t reply_html_escape(char *out, size_t size, const char *s);
+size_t reply_pct_encode(char *out, size_t size, const char *s, size_t n);
+
+#endif
