@@ -17,7 +17,7 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
             -Wnull-dereference -Wimplicit-fallthrough -Werror
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon -Iproxy $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon -Iproxy $(PKG_CFLAGS) -DSRCDIR=\"$(CURDIR)\"
 LDLIBS   := $(PKG_LIBS)
 
 # Everything except the two mains goes into the core library.

@@ -89,6 +89,13 @@ conf_key_name(size_t i)
 	return i < NKEYS ? keys[i].name : NULL;
 }
 
+/* Default of key i as written in proxy.conf.example (for the docs test). */
+const char *
+conf_key_default(size_t i)
+{
+	return i < NKEYS ? keys[i].def : NULL;
+}
+
 /* Append one "FILE:LINE: message" to the error list. */
 __attribute__((format(printf, 4, 5))) static void
 conf_error(struct conf_errors *e, const char *fname, unsigned line,

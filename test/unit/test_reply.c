@@ -1,0 +1,124 @@
+/* test_reply: exact bytes of the generated answers (511, 302, errors),
+ * Content-Length equal to the body, HEAD without a body, escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "reply.h"
+
+/* The body of a response and the value of its Content-Length. */
+static void
+split(const char *resp, size_t len, const char **body, size_t *blen, long *cl)
+{
+	const char *end = strstr(resp, "\r\n\r\n");
+	const char *p = strstr(resp, "\r\nContent-Length: ");
+
+	assert_non_null(end);
+	assert_non_null(p);
+	*cl = strtol(p + 18, NULL, 10);
+	*body = end + 4;
+	*blen = len - (size_t)(*body - resp);
+}
+
+/* The 511 answer, byte for byte (RFC 6585 §6). */
+static void
+test_511_exact(void **state)
+{
+	char buf[16384];
+	struct reply_ctx rc = { .head = false, .close = false, .now_s = 1795000000 };
+	size_t n = reply_511(buf, sizeof(buf), &rc, "http://10.0.0.1/p?a=1&b=<x>");
+	static const char body[] =
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Network Authentication Required</title>\n"
+	    "<meta http-equiv=\"refresh\" content=\"0; url=http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\"></head>\n"
+	    "<body><h1>Network Authentication Required</h1>\n"
+	    "<p>You need to <a href=\"http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\">sign in to this network</a> "
+	    "before you can use it.</p></body></html>\n";
+	char want[16384];
+
+	(void)state;
+	snprintf(want, sizeof(want),
+	    "HTTP/1.1 511 Network Authentication Required\r\n"
+	    "Date: Wed, 18 Nov 2026 11:06:40 GMT\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: keep-alive\r\n\r\n%s", sizeof(body) - 1, body);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(buf, want, n);
+	assert_null(strstr(buf, "WWW-Authenticate"));
+	assert_null(strstr(buf, "<form"));
+}
+
+/* Every answer's Content-Length equals its body; HEAD keeps the length
+ * but sends no body; close is announced. */
+static void
+test_lengths(void **state)
+{
+	char buf[16384];
+	const char *body;
+	size_t blen, n, nh;
+	long cl;
+	struct reply_ctx rc = { .now_s = 0 }, rh = { .head = true, .close = true };
+	unsigned codes[] = { 400, 408, 411, 413, 414, 417, 431, 501, 502, 504, 505 };
+
+	(void)state;
+	n = reply_511(buf, sizeof(buf), &rc, "http://x/");
+	split(buf, n, &body, &blen, &cl);
+	assert_int_equal(cl, (long)blen);
+	nh = reply_511(buf, sizeof(buf), &rh, "http://x/");
+	assert_int_equal(nh, n - blen + strlen("close") - strlen("keep-alive"));
+	assert_non_null(strstr(buf, "Connection: close\r\n"));
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		rc.close = true;
+		n = reply_error(buf, sizeof(buf), &rc, codes[i], "a rule");
+		assert_true(n > 0);
+		split(buf, n, &body, &blen, &cl);
+		assert_int_equal(cl, (long)blen);
+		char line[64];
+		snprintf(line, sizeof(line), "HTTP/1.1 %u ", codes[i]);
+		assert_memory_equal(buf, line, strlen(line));
+		assert_non_null(strstr(buf, "Connection: close\r\n"));
+		assert_non_null(strstr(buf, "Cache-Control: no-store\r\n"));
+	}
+	n = reply_302(buf, sizeof(buf), &rc, 302, "http://gw/wicket/?url=x");
+	assert_memory_equal(buf, "HTTP/1.1 302 Found\r\n", 20);
+	assert_non_null(strstr(buf, "\r\nLocation: http://gw/wicket/?url=x\r\n"));
+	split(buf, n, &body, &blen, &cl);
+	assert_int_equal(cl, (long)blen);
+	/* A Location with CR or LF would split the response: refused. */
+	assert_int_equal(reply_302(buf, sizeof(buf), &rc, 302, "http://x/\r\nSet-Cookie: a"), 0);
+	/* Too small a buffer is reported, not truncated. */
+	assert_int_equal(reply_511(buf, 100, &rc, "http://x/"), 0);
+}
+
+/* Percent-encoding keeps only unreserved characters. */
+static void
+test_pct(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(reply_pct_encode(out, sizeof(out), "http://a/b?c=d e", 16), 30);
+	assert_string_equal(out, "http%3A%2F%2Fa%2Fb%3Fc%3Dd%20e");
+	assert_int_equal(reply_pct_encode(out, 4, "abcd", 4), 4); /* overflow */
+	assert_int_equal(reply_html_escape(out, sizeof(out), "<a href='x'>&\""), 37);
+	assert_string_equal(out, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_511_exact),
+		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_pct),
+	};
+	return cmocka_run_group_tests_name("reply", tests, NULL, NULL);
+}
