@@ -184,15 +184,13 @@ is_token(const char *s)
 	return true;
 }
 
-/* True for a DNS name: labels of letters, digits and '-', dot-separated,
- * optionally starting with "*." for a wildcard. */
+/* True for a DNS name: labels of letters, digits and '-', dot-separated.
+ * No wildcards: a name is admitted by its resolved addresses. */
 static bool
 is_hostname(const char *s)
 {
 	size_t lab = 0;
 
-	if (strncmp(s, "*.", 2) == 0)
-		s += 2;
 	if (*s == '\0' || strlen(s) > 253)
 		return false;
 	for (; *s; s++) {
@@ -273,7 +271,7 @@ add_item(const struct ckey *k, struct wk_conf *c, const char *v)
 	case T_HOST: {
 		char(*h)[CONF_STR] = (char(*)[CONF_STR])(void *)base;
 		if (!is_hostname(v) || put_str(h[*cnt], sizeof(h[0]), v) < 0)
-			return "expected a host name (optionally *.domain)";
+			return "expected a host name";
 		break;
 	}
 	case T_MAC: {

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "garden.h"
 #include "gate.h"
 #include "log.h"
 #include "origdst.h"
@@ -372,6 +373,8 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 
 	c->id.path = target;
 	c->id.path_len = plen;
+	c->id.conf = c->g->conf; /* a reload applies from the next request */
+	c->id.dst_in_garden_dns = garden_match(c->g->garden, &c->id.dst);
 	if (c->g->identify)
 		c->g->identify(c->g, &c->id);
 	t->verdict = policy_decide(&c->id, &t->reason);

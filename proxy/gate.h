@@ -16,6 +16,7 @@
 struct conn;
 struct registry;
 struct session_table;
+struct garden;
 
 /* Counters reported by `wicketctl stats`. */
 struct gate_stats {
@@ -36,6 +37,7 @@ struct gate {
 	struct gate_stats st;
 	struct registry *reg;   /* identity (may be NULL) */
 	struct session_table *sessions; /* admissions (may be NULL) */
+	struct garden *garden;  /* walled_garden_host addresses */
 	void (*identify)(struct gate *g, struct policy_in *in);
 };
 

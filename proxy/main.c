@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "garden.h"
 #include "gate.h"
 #include "log.h"
 #include "origdst.h"
@@ -102,9 +103,12 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		log_err("reload failed; keeping the running configuration");
 		return;
 	}
-	/* Live connections hold pointers into the old config; it stays
-	 * allocated (a reload is rare and the struct is small). */
+	/* Connections read the configuration through gate.conf at each
+	 * request, so the old one can go at once. */
+	struct wk_conf *old = gate.conf;
 	gate_apply_conf(&gate, c);
+	garden_configure(gate.garden, c);
+	free(old);
 }
 
 /* Parse options, load the configuration and run the event loop. */
@@ -148,6 +152,12 @@ main(int argc, char **argv)
 	if (audit_open(c->audit_log) < 0)
 		return 1;
 	origdst_refresh_local();
+	gate.garden = garden_new(gate.base);
+	if (gate.garden == NULL) {
+		log_err("cannot create the DNS resolver");
+		return 1;
+	}
+	garden_configure(gate.garden, c);
 	if (listener_open_all(&gate) < 0)
 		return 1;
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
@@ -165,6 +175,7 @@ main(int argc, char **argv)
 	}
 	conn_free_all(&gate);
 	listener_close_all(&gate);
+	garden_free(gate.garden);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

@@ -1,0 +1,20 @@
+/* garden: the addresses of walled_garden_host names, resolved in the
+ * event loop with evdns and refreshed, so that a destination is matched by
+ * its resolved address and never by the client's Host header. */
+#ifndef WK_GARDEN_H
+#define WK_GARDEN_H
+
+#include <stdbool.h>
+
+#include "addr.h"
+#include "conf.h"
+
+struct event_base;
+struct garden;
+
+struct garden *garden_new(struct event_base *base);
+void garden_configure(struct garden *gd, const struct wk_conf *c);
+bool garden_match(const struct garden *gd, const struct wk_ip *ip);
+void garden_free(struct garden *gd);
+
+#endif
