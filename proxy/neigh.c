@@ -1,0 +1,333 @@
+/* neigh: reads the kernel's ARP/NDP neighbour caches with an rtnetlink
+ * RTM_GETNEIGH dump (no fork of `ip neigh`). neigh_parse is pure and bounds
+ * checked; neigh_dump owns the socket and never waits past its deadline. */
+#include "neigh.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#define NEIGH_BUF_SIZE 32768	/* the largest dump skb the kernel builds */
+#define NEIGH_RECV_TIMEOUT_MS 100
+
+/* Parse one RTM_NEWNEIGH payload; -1 on malformed, else 0 (delivered or
+ * filtered out). */
+static int
+parse_neigh(const uint8_t *p, size_t len, int ifindex, neigh_cb cb, void *arg)
+{
+	struct ndmsg ndm;
+	struct neigh_entry e;
+	size_t off;
+	int have_dst = 0, have_mac = 0;
+
+	if (len < sizeof(ndm))
+		return -1;
+	memcpy(&ndm, p, sizeof(ndm));
+	memset(&e, 0, sizeof(e));
+	off = NLMSG_ALIGN(sizeof(ndm));
+	if (off > len)
+		off = len;
+	while (len - off >= sizeof(struct rtattr)) {
+		struct rtattr rta;
+		size_t alen, plen;
+
+		memcpy(&rta, p + off, sizeof(rta));
+		alen = rta.rta_len;
+		if (alen < sizeof(rta) || alen > len - off)
+			return -1;
+		plen = alen - RTA_LENGTH(0);
+		switch (rta.rta_type & NLA_TYPE_MASK) {
+		case NDA_DST:
+			if (ndm.ndm_family == AF_INET && plen == 4) {
+				e.ip.family = AF_INET;
+				memcpy(&e.ip.u.v4, p + off + RTA_LENGTH(0), 4);
+				have_dst = 1;
+			} else if (ndm.ndm_family == AF_INET6 && plen == 16) {
+				e.ip.family = AF_INET6;
+				memcpy(&e.ip.u.v6, p + off + RTA_LENGTH(0), 16);
+				have_dst = 1;
+			} else if (ndm.ndm_family == AF_INET || ndm.ndm_family == AF_INET6) {
+				return -1;	/* an address of the wrong size */
+			}
+			break;
+		case NDA_LLADDR:
+			/* Non-Ethernet links (tunnels) have other sizes: no MAC. */
+			if (plen == 6) {
+				memcpy(e.mac.b, p + off + RTA_LENGTH(0), 6);
+				have_mac = 1;
+			}
+			break;
+		default:
+			break;
+		}
+		off += RTA_ALIGN(alen);
+		if (off > len)
+			off = len;
+	}
+	if (off != len)
+		return -1;	/* 1..3 stray bytes after the last attribute */
+	if (ndm.ndm_family != AF_INET && ndm.ndm_family != AF_INET6)
+		return 0;
+	if (ifindex > 0 && ndm.ndm_ifindex != ifindex)
+		return 0;
+	if ((ndm.ndm_flags & NTF_PROXY) != 0)
+		return 0;
+	if (ndm.ndm_state == NUD_NONE ||
+	    (ndm.ndm_state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP)) != 0)
+		return 0;
+	if (!have_dst || !have_mac || !addr_mac_is_unicast(&e.mac))
+		return 0;
+	if (e.ip.family == AF_INET6 && (IN6_IS_ADDR_UNSPECIFIED(&e.ip.u.v6) ||
+	    IN6_IS_ADDR_MULTICAST(&e.ip.u.v6)))
+		return 0;
+	if (e.ip.family == AF_INET && e.ip.u.v4.s_addr == 0)
+		return 0;
+	e.ifindex = ndm.ndm_ifindex;
+	e.state = ndm.ndm_state;
+	e.flags = ndm.ndm_flags;
+	if (cb != NULL)
+		cb(&e, arg);
+	return 0;
+}
+
+/* Walk the netlink messages of one receive buffer. */
+int
+neigh_parse(const void *buf, size_t len, int ifindex, neigh_cb cb, void *arg, int *err)
+{
+	const uint8_t *p = buf;
+	size_t off = 0;
+
+	if (err != NULL)
+		*err = 0;
+	if (buf == NULL)
+		return NEIGH_ERROR;
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr nh;
+		const uint8_t *payload;
+		size_t plen;
+		int32_t code;
+
+		memcpy(&nh, p + off, sizeof(nh));
+		if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len - off)
+			return NEIGH_ERROR;
+		payload = p + off + NLMSG_HDRLEN;
+		plen = nh.nlmsg_len - NLMSG_HDRLEN;
+		switch (nh.nlmsg_type) {
+		case NLMSG_DONE:
+			/* The dump's final status follows as an int (may be absent). */
+			if (plen >= sizeof(code)) {
+				memcpy(&code, payload, sizeof(code));
+				if (code < 0) {
+					if (err != NULL)
+						*err = code;
+					return NEIGH_ERROR;
+				}
+			}
+			return NEIGH_DONE;
+		case NLMSG_ERROR:
+			if (plen < sizeof(code))
+				return NEIGH_ERROR;
+			memcpy(&code, payload, sizeof(code));
+			if (code == 0)
+				return NEIGH_DONE;	/* a plain ACK */
+			if (err != NULL)
+				*err = code;
+			return NEIGH_ERROR;
+		case NLMSG_OVERRUN:
+			return NEIGH_ERROR;
+		case RTM_NEWNEIGH:
+			if (parse_neigh(payload, plen, ifindex, cb, arg) != 0)
+				return NEIGH_ERROR;
+			break;
+		default:
+			break;	/* NLMSG_NOOP and anything else */
+		}
+		off += NLMSG_ALIGN(nh.nlmsg_len);
+		if (off > len)
+			off = len;
+	}
+	return off == len ? NEIGH_MORE : NEIGH_ERROR;
+}
+
+/* Counts entries on their way to the caller's callback. */
+struct dump_ctx {
+	neigh_cb cb;
+	void *arg;
+	int count;
+};
+
+/* Forward one entry and count it. */
+static void
+dump_entry(const struct neigh_entry *e, void *arg)
+{
+	struct dump_ctx *ctx = arg;
+
+	ctx->count++;
+	if (ctx->cb != NULL)
+		ctx->cb(e, ctx->arg);
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Send one RTM_GETNEIGH dump request for family (filtered by ifindex). */
+static int
+dump_request(int fd, int family, int ifindex, uint32_t seq)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ndmsg ndm;
+		struct rtattr rta;
+		uint32_t ifindex;
+	} req;
+	struct sockaddr_nl kernel;
+	ssize_t n;
+
+	memset(&req, 0, sizeof(req));
+	memset(&kernel, 0, sizeof(kernel));
+	kernel.nl_family = AF_NETLINK;
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ndm));
+	req.nh.nlmsg_type = RTM_GETNEIGH;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = seq;
+	req.ndm.ndm_family = (uint8_t)family;
+	if (ifindex > 0) {
+		/* Kernel-side filter (Linux >= 4.20); neigh_parse filters too. */
+		req.rta.rta_type = NDA_IFINDEX;
+		req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
+		req.ifindex = (uint32_t)ifindex;
+		req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_LENGTH(sizeof(uint32_t));
+	}
+	do {
+		n = sendto(fd, &req, req.nh.nlmsg_len, 0,
+		    (struct sockaddr *)&kernel, sizeof(kernel));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != req.nh.nlmsg_len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Receive one family's dump into ctx until NLMSG_DONE or the deadline. */
+static int
+dump_receive(int fd, uint8_t *buf, int ifindex, struct dump_ctx *ctx, uint64_t deadline)
+{
+	for (;;) {
+		struct sockaddr_nl from;
+		struct iovec iov = { buf, NEIGH_BUF_SIZE };
+		struct msghdr msg;
+		struct timeval tv;
+		uint64_t now = mono_ms(), left;
+		ssize_t n;
+		int rc, err;
+
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		left = deadline - now;
+		if (left > NEIGH_RECV_TIMEOUT_MS)
+			left = NEIGH_RECV_TIMEOUT_MS;
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)(left * 1000);
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+			return -1;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_name = &from;
+		msg.msg_namelen = sizeof(from);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		n = recvmsg(fd, &msg, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+		if (n == 0 || (msg.msg_flags & MSG_TRUNC) != 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (msg.msg_namelen != sizeof(from) || from.nl_pid != 0)
+			continue;	/* not from the kernel */
+		rc = neigh_parse(buf, (size_t)n, ifindex, dump_entry, ctx, &err);
+		if (rc == NEIGH_DONE)
+			return 0;
+		if (rc == NEIGH_ERROR) {
+			errno = err < 0 ? -err : EBADMSG;
+			return -1;
+		}
+	}
+}
+
+/* Dump both neighbour tables synchronously, bounded by the deadline. */
+int
+neigh_dump(int ifindex, neigh_cb cb, void *arg)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct dump_ctx ctx = { cb, arg, 0 };
+	struct sockaddr_nl local;
+	uint8_t *buf = NULL;
+	uint64_t deadline = mono_ms() + NEIGH_DUMP_DEADLINE_MS;
+	int fd, saved;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	memset(&local, 0, sizeof(local));
+	local.nl_family = AF_NETLINK;
+	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0)
+		goto fail;
+	buf = malloc(NEIGH_BUF_SIZE);
+	if (buf == NULL)
+		goto fail;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		if (dump_request(fd, families[i], ifindex, (uint32_t)i + 1) != 0)
+			goto fail;
+		if (dump_receive(fd, buf, ifindex, &ctx, deadline) != 0) {
+			/* A kernel without IPv6 still has a usable IPv4 table. */
+			if (families[i] == AF_INET6 && errno == EAFNOSUPPORT)
+				break;
+			goto fail;
+		}
+	}
+	free(buf);
+	(void)close(fd);	/* the entries are delivered; nothing to undo */
+	return ctx.count;
+fail:
+	saved = errno;
+	free(buf);
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Allow one dump per interval; the first call always passes. */
+int
+neigh_limit_take(struct neigh_limit *l, uint64_t now_ms)
+{
+	if (l->primed && now_ms >= l->last_ms && now_ms - l->last_ms < l->interval_ms)
+		return 0;
+	l->primed = 1;
+	l->last_ms = now_ms;
+	return 1;
+}
