@@ -27,6 +27,13 @@ log_set_level(enum wk_log_level level)
 	log_threshold = level;
 }
 
+/* True when debug messages are wanted (to skip formatting otherwise). */
+int
+log_debug_enabled(void)
+{
+	return log_threshold >= WK_LOG_DEBUG;
+}
+
 /* Parse "error", "warning", "info" or "debug". */
 int
 log_level_parse(const char *s, enum wk_log_level *out)

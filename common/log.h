@@ -7,6 +7,7 @@ enum wk_log_level { WK_LOG_ERR, WK_LOG_WARN, WK_LOG_INFO, WK_LOG_DEBUG };
 
 void log_init(const char *ident, int to_stderr, enum wk_log_level level);
 void log_set_level(enum wk_log_level level);
+int log_debug_enabled(void);
 int log_level_parse(const char *s, enum wk_log_level *out);
 void log_msg(enum wk_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

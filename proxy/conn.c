@@ -101,6 +101,16 @@ gate_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Milliseconds of a monotonic clock, for ageing and rate limits. */
+uint64_t
+gate_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Copy at most n bytes into a fixed field, NUL-terminated. */
 static void
 copy_field(char *dst, size_t size, const char *src, size_t n)
@@ -380,7 +390,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	t->verdict = policy_decide(&c->id, &t->reason);
 	if (c->id.mac) {
 		addr_mac_format(c->id.mac, c->mac_s);
-		c->mac_random = addr_mac_is_local(c->id.mac);
+		c->mac_random = c->id.mac_random;
 	}
 	c->rbody = r->body;
 	c->rleft = r->content_length;

@@ -39,9 +39,16 @@ struct gate {
 	struct session_table *sessions; /* admissions (may be NULL) */
 	struct garden *garden;  /* walled_garden_host addresses */
 	void (*identify)(struct gate *g, struct policy_in *in);
+	struct ident *ident;    /* sniffer, neighbour seeding, timers */
 };
 
 int64_t gate_now_ms(void);
+uint64_t gate_mono_ms(void);
+
+/* ident.c */
+int ident_start(struct gate *g);
+void ident_identify(struct gate *g, struct policy_in *in);
+void ident_stop(struct gate *g);
 void gate_apply_conf(struct gate *g, struct wk_conf *c);
 
 /* conn.c */

@@ -158,6 +158,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	garden_configure(gate.garden, c);
+	if (ident_start(&gate) < 0)
+		return 1;
 	if (listener_open_all(&gate) < 0)
 		return 1;
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
@@ -176,6 +178,7 @@ main(int argc, char **argv)
 	conn_free_all(&gate);
 	listener_close_all(&gate);
 	garden_free(gate.garden);
+	ident_stop(&gate);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

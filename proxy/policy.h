@@ -25,6 +25,8 @@ struct policy_in {
 	uint16_t dst_port;
 	bool dst_is_gate;       /* original destination is one of our addresses */
 	const struct wk_mac *mac; /* NULL when the client's MAC is unknown */
+	struct wk_mac mac_buf;  /* storage mac points to, filled by identify */
+	bool mac_random;        /* locally administered MAC */
 	bool mac_conflict;      /* the client's IP is claimed by two MACs */
 	bool session_admitted;  /* a live session exists for the MAC */
 	bool dst_in_garden_dns; /* dst is a resolved walled_garden_host address */

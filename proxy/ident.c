@@ -1,0 +1,199 @@
+/* ident: who a client is. Ties the ARP/NDP sniffer, the kernel neighbour
+ * table and the registry together, writes identity audit events, and
+ * answers the per-request lookup in O(1) without I/O on the request path
+ * (a lookup miss may trigger one rate-limited neighbour dump). */
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "arpframe.h"
+#include "audit.h"
+#include "gate.h"
+#include "log.h"
+#include "neigh.h"
+#include "registry.h"
+#include "sniff.h"
+
+#define EXPIRE_SECS 10
+#define MISS_DUMP_MS 1000 /* at most one neighbour dump per second on misses */
+
+struct ident {
+	struct gate *g;
+	struct sniff *sniff;
+	struct event *expire;
+	struct neigh_limit limit;
+	int ifindex;
+	uint64_t seeded;
+};
+
+/* Write an identity audit event: an address and the MACs involved. */
+static void
+ident_audit(const char *event, const struct wk_ip *ip, const struct wk_mac *mac,
+    const char *other_key, const struct wk_mac *other)
+{
+	char line[AUDIT_LINE_MAX], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
+	struct jsonw j;
+
+	audit_begin(&j, line, sizeof(line), gate_now_ms(), event);
+	addr_ip_format(ip, ips);
+	jsonw_str(&j, "ip", ips);
+	addr_mac_format(mac, m);
+	jsonw_str(&j, "mac", m);
+	if (other) {
+		addr_mac_format(other, m);
+		jsonw_str(&j, other_key, m);
+	}
+	audit_emit(&j);
+}
+
+/* Teach the registry one binding and report what changed. */
+static void
+ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac)
+{
+	struct registry_event ev;
+	int k = registry_learn(id->g->reg, ip, mac, gate_mono_ms(), &ev);
+
+	if (k < 0)
+		return;
+	if (ev.flags & REGISTRY_EV_CONFLICT) {
+		char ips[WK_IP_STRLEN];
+		addr_ip_format(ip, ips);
+		log_warn("arp conflict on %s", ips);
+		ident_audit("arp_conflict", ip, mac, "other_mac", &ev.other);
+	}
+	if (ev.flags & REGISTRY_EV_MOVED)
+		ident_audit("client_moved", ip, mac, NULL, NULL);
+	if (log_debug_enabled() && (ev.flags & REGISTRY_EV_NEW_ADDR)) {
+		char ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
+		addr_ip_format(ip, ips);
+		addr_mac_format(mac, m);
+		log_debug("learned %s is at %s (%s)", ips, m, registry_kind_name(ev.kind));
+	}
+}
+
+/* A frame taught a binding. A frame whose Ethernet source differs from
+ * the MAC it advertises is someone speaking for someone else: audit it
+ * and do not learn it (docs/identity.md). */
+static void
+ident_on_frame(const struct arp_binding *b, void *arg)
+{
+	struct ident *id = arg;
+
+	if (b->flags & ARPFRAME_F_MISMATCH) {
+		ident_audit("arp_mismatch", &b->ip, &b->mac, "eth_src", &b->eth_src);
+		return;
+	}
+	ident_learn(id, &b->ip, &b->mac);
+}
+
+/* One kernel neighbour entry. */
+static void
+ident_on_neigh(const struct neigh_entry *e, void *arg)
+{
+	struct ident *id = arg;
+
+	ident_learn(id, &e->ip, &e->mac);
+	id->seeded++;
+}
+
+/* Age stale bindings out. */
+static void
+ident_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct ident *id = arg;
+
+	(void)fd;
+	(void)what;
+	registry_expire(id->g->reg, gate_mono_ms());
+}
+
+/* Build the registry, seed it from the kernel and start the sniffer. */
+int
+ident_start(struct gate *g)
+{
+	const struct wk_conf *c = g->conf;
+	struct timeval tv = { EXPIRE_SECS, 0 };
+	struct ident *id = calloc(1, sizeof(*id));
+	char err[256];
+	int n;
+
+	if (id == NULL)
+		return -1;
+	id->g = g;
+	id->limit.interval_ms = MISS_DUMP_MS;
+	g->reg = registry_new(c->max_clients, c->neighbour_ttl, c->conflict_window);
+	id->expire = event_new(g->base, -1, EV_PERSIST, ident_on_expire, id);
+	if (g->reg == NULL || id->expire == NULL || event_add(id->expire, &tv) < 0) {
+		log_err("cannot create the client registry");
+		goto fail;
+	}
+	g->ident = id;
+	if (c->interface[0] != '\0') {
+		id->ifindex = (int)if_nametoindex(c->interface);
+		if (id->ifindex == 0) {
+			log_err("interface %s: no such interface", c->interface);
+			goto fail;
+		}
+		id->sniff = sniff_open(g->base, c->interface, ident_on_frame, id, err,
+		    sizeof(err));
+		if (id->sniff == NULL) {
+			log_err("sniffer on %s: %s", c->interface, err);
+			goto fail;
+		}
+	}
+	n = neigh_dump(id->ifindex, ident_on_neigh, id);
+	if (n < 0)
+		log_warn("neighbour table dump failed; learning from traffic only");
+	else
+		log_info("seeded %d clients from the kernel neighbour table", n);
+	g->identify = ident_identify;
+	return 0;
+fail:
+	ident_stop(g);
+	return -1;
+}
+
+/* The per-request identity: the client's MAC and whether its address is
+ * in conflict. A miss may refresh from the kernel table, rate-limited. */
+void
+ident_identify(struct gate *g, struct policy_in *in)
+{
+	struct client_ident ci;
+	uint64_t now = gate_mono_ms();
+	bool found = registry_lookup_ip(g->reg, &in->client, now, &ci);
+
+	if (!found && neigh_limit_take(&g->ident->limit, now) &&
+	    neigh_dump(g->ident->ifindex, ident_on_neigh, g->ident) > 0)
+		found = registry_lookup_ip(g->reg, &in->client, now, &ci);
+	in->mac = NULL;
+	in->mac_conflict = false;
+	in->mac_random = false;
+	if (!found)
+		return;
+	in->mac_buf = ci.mac;
+	in->mac = &in->mac_buf;
+	in->mac_conflict = ci.conflict;
+	in->mac_random = ci.randomised;
+}
+
+/* Stop the sniffer and free the registry. */
+void
+ident_stop(struct gate *g)
+{
+	struct ident *id = g->ident;
+
+	if (id) {
+		if (id->sniff)
+			sniff_close(id->sniff);
+		if (id->expire)
+			event_free(id->expire);
+		free(id);
+	}
+	if (g->reg)
+		registry_free(g->reg);
+	g->ident = NULL;
+	g->reg = NULL;
+	g->identify = NULL;
+}
