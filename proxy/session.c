@@ -1,0 +1,497 @@
+/* session: the session table -- an open-addressing hash of at most
+ * `capacity` sessions keyed by MAC, with the admission rule (hard, idle and
+ * quota limits), accounting and the expiry sweep. No clock, no I/O. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session_slot {
+	struct session s;
+	uint64_t hash;
+	bool used;
+};
+
+struct session_table {
+	struct session_slot *slots;
+	size_t mask;  /* number of slots - 1 (a power of two) */
+	size_t count; /* entries in any state */
+	struct session_conf conf;
+};
+
+/* Hash a MAC: the 48-bit value xor the seed through the splitmix64
+ * finaliser, so that MACs chosen by a client cannot be made to collide
+ * without knowing the seed. */
+static uint64_t
+session_hash(const struct session_table *tab, const struct wk_mac *mac)
+{
+	uint64_t x = 0;
+
+	for (int i = 0; i < 6; i++)
+		x = x << 8 | mac->b[i];
+	x ^= tab->conf.seed;
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Check settings that must hold for the table to make sense. */
+static int
+session_conf_valid(const struct session_conf *conf)
+{
+	if (conf->timeout == 0 || conf->capacity == 0 ||
+	    conf->capacity > ((size_t)1 << 24))
+		return -1;
+	return 0;
+}
+
+/* Allocate an empty table for conf->capacity sessions (load <= 3/4). */
+struct session_table *
+session_table_create(const struct session_conf *conf)
+{
+	struct session_table *tab;
+	size_t n = 16;
+
+	if (session_conf_valid(conf) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (n / 4 * 3 < conf->capacity)
+		n *= 2;
+	tab = calloc(1, sizeof(*tab));
+	if (tab == NULL)
+		return NULL;
+	tab->slots = calloc(n, sizeof(*tab->slots));
+	if (tab->slots == NULL) {
+		free(tab);
+		return NULL;
+	}
+	tab->mask = n - 1;
+	tab->conf = *conf;
+	return tab;
+}
+
+/* Free the table. */
+void
+session_table_free(struct session_table *tab)
+{
+	if (tab == NULL)
+		return;
+	free(tab->slots);
+	free(tab);
+}
+
+/* Apply reloaded limits (timeout, idle_timeout, bytes, keep_ended); the
+ * capacity and seed stay those of creation. -1 on invalid settings. */
+int
+session_configure(struct session_table *tab, const struct session_conf *conf)
+{
+	struct session_conf c = *conf;
+
+	c.capacity = tab->conf.capacity;
+	c.seed = tab->conf.seed;
+	if (session_conf_valid(&c) < 0)
+		return -1;
+	tab->conf = c;
+	return 0;
+}
+
+/* Slot index of mac, or -1. */
+static long
+session_slot_find(const struct session_table *tab, const struct wk_mac *mac,
+    uint64_t h)
+{
+	for (size_t i = h & tab->mask;; i = (i + 1) & tab->mask) {
+		const struct session_slot *sl = &tab->slots[i];
+		if (!sl->used)
+			return -1;
+		if (sl->hash == h && addr_mac_equal(&sl->s.mac, mac))
+			return (long)i;
+	}
+}
+
+/* Remove the entry in slot i by backward shift (no tombstones). */
+static void
+session_delete_at(struct session_table *tab, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		j = (j + 1) & tab->mask;
+		if (!tab->slots[j].used)
+			break;
+		size_t k = tab->slots[j].hash & tab->mask;
+		/* Slot j stays if its home k lies cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		tab->slots[i] = tab->slots[j];
+		i = j;
+	}
+	memset(&tab->slots[i], 0, sizeof(tab->slots[i]));
+	tab->count--;
+}
+
+/* Make room when full by dropping the longest-ended session that is no
+ * longer admitted; admitted clients are never pushed out. -1 if none. */
+static int
+session_evict(struct session_table *tab)
+{
+	long best = -1;
+
+	for (size_t i = 0; i <= tab->mask; i++) {
+		const struct session_slot *sl = &tab->slots[i];
+		if (sl->used && sl->s.state != SESSION_ADMITTED &&
+		    (best < 0 || sl->s.ended < tab->slots[best].s.ended))
+			best = (long)i;
+	}
+	if (best < 0)
+		return -1;
+	session_delete_at(tab, (size_t)best);
+	return 0;
+}
+
+/* The slot for mac, inserted (zeroed but for mac) if absent; NULL when the
+ * table is full of admitted sessions. */
+static struct session *
+session_slot_get(struct session_table *tab, const struct wk_mac *mac)
+{
+	uint64_t h = session_hash(tab, mac);
+	long at = session_slot_find(tab, mac, h);
+
+	if (at >= 0)
+		return &tab->slots[at].s;
+	if (tab->count >= tab->conf.capacity && session_evict(tab) < 0) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	for (size_t i = h & tab->mask;; i = (i + 1) & tab->mask) {
+		struct session_slot *sl = &tab->slots[i];
+		if (sl->used)
+			continue;
+		memset(sl, 0, sizeof(*sl));
+		sl->used = true;
+		sl->hash = h;
+		sl->s.mac = *mac;
+		tab->count++;
+		return &sl->s;
+	}
+}
+
+/* The admission rule at time now: why s does not admit, or SESSION_R_NONE.
+ * Bounds are exclusive: a session granted for T seconds at t0 admits up to
+ * t0+T-1 and not at t0+T; likewise last_seen+idle_timeout and bytes ==
+ * quota. Config allowances (permanent devices) skip idle and quota. */
+static enum session_reason
+session_status(const struct session_table *tab, const struct session *s,
+    uint64_t now)
+{
+	if (s->state == SESSION_REVOKED)
+		return SESSION_R_REVOKED;
+	if (s->state == SESSION_EXPIRED)
+		return s->reason == SESSION_R_NONE ? SESSION_R_TIMEOUT : s->reason;
+	if (s->expires != SESSION_FOREVER && now >= s->expires)
+		return SESSION_R_TIMEOUT;
+	if (s->source == SESSION_SRC_CONFIG)
+		return SESSION_R_NONE;
+	if (tab->conf.bytes != 0 && s->bytes >= tab->conf.bytes)
+		return SESSION_R_QUOTA;
+	if (tab->conf.idle_timeout != 0 && now >= s->last_seen &&
+	    now - s->last_seen >= tab->conf.idle_timeout)
+		return SESSION_R_IDLE;
+	return SESSION_R_NONE;
+}
+
+/* Admit mac from now for seconds (0: the configured session_timeout,
+ * SESSION_FOREVER: no hard end). A grant for a MAC that already has a
+ * session replaces it: a new start, a new end, the byte count reset.
+ * The session, valid until the table next changes, or NULL (errno EINVAL
+ * for a non-unicast MAC, ENOSPC when full of admitted sessions). */
+const struct session *
+session_grant(struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now, uint64_t seconds, enum session_source source)
+{
+	struct session *s;
+
+	if (!addr_mac_is_unicast(mac)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = session_slot_get(tab, mac)) == NULL)
+		return NULL;
+	if (seconds == 0)
+		seconds = tab->conf.timeout;
+	s->state = SESSION_ADMITTED;
+	s->source = source;
+	s->reason = SESSION_R_NONE;
+	s->start = now;
+	s->expires = seconds >= SESSION_FOREVER - now ? SESSION_FOREVER
+						      : now + seconds;
+	s->last_seen = now;
+	s->bytes = 0;
+	s->ended = 0;
+	return s;
+}
+
+/* End mac's session now (wicketctl deny); 0 if it was admitted, -1 with
+ * errno ENOENT if there is no admitted session. */
+int
+session_revoke(struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	struct session *s;
+
+	if (at < 0 || tab->slots[at].s.state != SESSION_ADMITTED) {
+		errno = ENOENT;
+		return -1;
+	}
+	s = &tab->slots[at].s;
+	s->state = SESSION_REVOKED;
+	s->reason = SESSION_R_REVOKED;
+	s->ended = now;
+	return 0;
+}
+
+/* Is mac admitted at now? Does not change the table: a session past its
+ * limits is refused here at once and reported by the next session_expire.
+ * reason (may be NULL) says why not. */
+bool
+session_check(const struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now, enum session_reason *reason)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	enum session_reason r;
+
+	r = at < 0 ? SESSION_R_UNKNOWN
+		   : session_status(tab, &tab->slots[at].s, now);
+	if (reason != NULL)
+		*reason = r;
+	return r == SESSION_R_NONE;
+}
+
+/* Count bytes for mac (0 bytes: activity only). The idle timer restarts
+ * only while the session still admits, so traffic cannot revive an idle
+ * or expired session. 0, or -1 with errno ENOENT for an unknown MAC. */
+int
+session_account(struct session_table *tab, const struct wk_mac *mac,
+    uint64_t bytes, uint64_t now)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	struct session *s;
+
+	if (at < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	s = &tab->slots[at].s;
+	if (s->state != SESSION_ADMITTED)
+		return 0;
+	if (session_status(tab, s, now) == SESSION_R_NONE && now > s->last_seen)
+		s->last_seen = now;
+	s->bytes = bytes > UINT64_MAX - s->bytes ? UINT64_MAX : s->bytes + bytes;
+	return 0;
+}
+
+/* The expiry sweep (run on a timer): every admitted session past a limit
+ * becomes SESSION_EXPIRED and is reported through cb (SESSION_EV_QUOTA or
+ * SESSION_EV_EXPIRE); ended sessions older than keep_ended are dropped.
+ * cb must not change the table. The number of events. */
+size_t
+session_expire(struct session_table *tab, uint64_t now, session_event_cb cb,
+    void *arg)
+{
+	size_t events = 0;
+
+	for (size_t i = 0; i <= tab->mask;) {
+		struct session *s = &tab->slots[i].s;
+		if (!tab->slots[i].used) {
+			i++;
+			continue;
+		}
+		if (s->state == SESSION_ADMITTED) {
+			enum session_reason r = session_status(tab, s, now);
+			if (r != SESSION_R_NONE) {
+				s->state = SESSION_EXPIRED;
+				s->reason = r;
+				s->ended = now;
+				events++;
+				if (cb != NULL)
+					cb(s, r == SESSION_R_QUOTA ? SESSION_EV_QUOTA
+								   : SESSION_EV_EXPIRE, arg);
+			}
+		}
+		if (s->state != SESSION_ADMITTED && s->ended <= now &&
+		    now - s->ended >= tab->conf.keep_ended) {
+			/* The shift may pull a later entry into slot i:
+			 * look at slot i again. */
+			session_delete_at(tab, i);
+			continue;
+		}
+		i++;
+	}
+	return events;
+}
+
+/* The session of mac in any state, or NULL; valid until the table changes. */
+const struct session *
+session_find(const struct session_table *tab, const struct wk_mac *mac)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+
+	return at < 0 ? NULL : &tab->slots[at].s;
+}
+
+/* Insert or replace a whole session as read back from the store; -1 with
+ * errno EINVAL (bad MAC) or ENOSPC (full of admitted sessions). */
+int
+session_restore(struct session_table *tab, const struct session *s)
+{
+	struct session *d;
+
+	if (!addr_mac_is_unicast(&s->mac)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((d = session_slot_get(tab, &s->mac)) == NULL)
+		return -1;
+	*d = *s;
+	return 0;
+}
+
+/* Remove mac's session whatever its state; 0, or -1 if there is none. */
+int
+session_forget(struct session_table *tab, const struct wk_mac *mac)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+
+	if (at < 0)
+		return -1;
+	session_delete_at(tab, (size_t)at);
+	return 0;
+}
+
+/* Call cb for every session in any state (`list`, compaction), in table
+ * order; cb must not change the table. */
+void
+session_foreach(const struct session_table *tab, session_iter_cb cb, void *arg)
+{
+	for (size_t i = 0; i <= tab->mask; i++)
+		if (tab->slots[i].used)
+			cb(&tab->slots[i].s, arg);
+}
+
+/* Number of sessions held in any state. */
+size_t
+session_count(const struct session_table *tab)
+{
+	return tab->count;
+}
+
+/* Number of sessions in state admitted (expiry not yet swept included). */
+size_t
+session_count_admitted(const struct session_table *tab)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i <= tab->mask; i++)
+		if (tab->slots[i].used && tab->slots[i].s.state == SESSION_ADMITTED)
+			n++;
+	return n;
+}
+
+static const char *const session_state_names[] = {
+	[SESSION_ADMITTED] = "admitted",
+	[SESSION_EXPIRED] = "expired",
+	[SESSION_REVOKED] = "revoked",
+};
+static const char *const session_source_names[] = {
+	[SESSION_SRC_CTL] = "ctl",
+	[SESSION_SRC_SPLASH] = "splash",
+	[SESSION_SRC_SIGNED] = "signed",
+	[SESSION_SRC_CONFIG] = "config",
+};
+static const char *const session_reason_names[] = {
+	[SESSION_R_NONE] = "none",
+	[SESSION_R_UNKNOWN] = "unknown",
+	[SESSION_R_TIMEOUT] = "timeout",
+	[SESSION_R_IDLE] = "idle",
+	[SESSION_R_QUOTA] = "quota",
+	[SESSION_R_REVOKED] = "revoked",
+};
+
+#define SESSION_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Look a name up in one of the tables above; its index or -1. */
+static int
+session_name_find(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The name of a state ("admitted", "expired", "revoked"). */
+const char *
+session_state_name(enum session_state st)
+{
+	return (size_t)st < SESSION_NELEM(session_state_names)
+	    ? session_state_names[st] : "?";
+}
+
+/* The name of a source ("ctl", "splash", "signed", "config"). */
+const char *
+session_source_name(enum session_source src)
+{
+	return (size_t)src < SESSION_NELEM(session_source_names)
+	    ? session_source_names[src] : "?";
+}
+
+/* The name of a reason ("none", "timeout", "idle", "quota", ...). */
+const char *
+session_reason_name(enum session_reason r)
+{
+	return (size_t)r < SESSION_NELEM(session_reason_names)
+	    ? session_reason_names[r] : "?";
+}
+
+/* Parse a state name; -1 if unknown. */
+int
+session_state_parse(const char *s, enum session_state *out)
+{
+	int i = session_name_find(session_state_names,
+	    SESSION_NELEM(session_state_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum session_state)i;
+	return 0;
+}
+
+/* Parse a source name; -1 if unknown. */
+int
+session_source_parse(const char *s, enum session_source *out)
+{
+	int i = session_name_find(session_source_names,
+	    SESSION_NELEM(session_source_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum session_source)i;
+	return 0;
+}
+
+/* Parse a reason name; -1 if unknown. */
+int
+session_reason_parse(const char *s, enum session_reason *out)
+{
+	int i = session_name_find(session_reason_names,
+	    SESSION_NELEM(session_reason_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum session_reason)i;
+	return 0;
+}

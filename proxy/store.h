@@ -1,0 +1,72 @@
+/* store: crash-safe persistence of sessions and used nonces -- an append-only
+ * journal of checksummed text records, fsync'd before a grant is
+ * acknowledged, compacted by write-tmp/fsync/rename. Format: docs/grants.md. */
+#ifndef WK_STORE_H
+#define WK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nonce.h"
+#include "session.h"
+#include "token.h"
+
+#define STORE_VERSION 1
+#define STORE_LINE_MAX 256 /* longest valid record line, newline included */
+
+enum store_rec_type {
+	STORE_REC_HEADER,  /* "H wicket-store 1" */
+	STORE_REC_SESSION, /* "S mac state source reason start expires ..." */
+	STORE_REC_NONCE,   /* "N nonce until" */
+};
+
+/* One record; which fields matter depends on type. */
+struct store_record {
+	enum store_rec_type type;
+	unsigned version;                  /* header */
+	struct session session;            /* session */
+	char nonce[TOKEN_NONCE_MAX + 1];   /* nonce */
+	uint64_t until;                    /* nonce */
+};
+
+/* What a restore found. */
+struct store_stats {
+	unsigned long lines;   /* lines read */
+	size_t sessions;       /* admitted sessions restored */
+	size_t nonces;         /* unexpired nonces restored */
+	size_t dropped;        /* records superseded, ended or expired */
+	size_t errors;         /* lines reported through the error callback */
+};
+
+/* Reports a problem: line 0 for the file as a whole. Never fatal. */
+typedef void (*store_error_cb)(const char *path, unsigned long line,
+    const char *msg, void *arg);
+
+struct store;
+
+int store_record_encode(const struct store_record *r, char *buf, size_t len);
+int store_record_decode(const char *line, size_t len, struct store_record *out,
+    const char **why);
+uint32_t store_crc32(const void *buf, size_t len);
+
+int store_load(const char *path, struct session_table *tab,
+    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
+    struct store_stats *stats);
+int store_open(const char *path, struct session_table *tab,
+    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
+    struct store_stats *stats, struct store **out);
+int store_append_session(struct store *st, const struct session *s,
+    bool sync);
+int store_append_nonce(struct store *st, const char *nonce, uint64_t until,
+    bool sync);
+int store_append_grant(struct store *st, const struct session *s,
+    const char *nonce, uint64_t until);
+int store_sync(struct store *st);
+int store_compact(struct store *st, const struct session_table *tab,
+    const struct nonce_cache *nc, uint64_t now);
+bool store_should_compact(const struct store *st, size_t live);
+size_t store_journal_records(const struct store *st);
+void store_close(struct store *st);
+
+#endif
