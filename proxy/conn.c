@@ -407,7 +407,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 			c->rs = RS_STOP;
 		return;
 	}
-	evbuffer_drain(in, r->head_len);
+	/* target and host point into `in`: build the answer before draining. */
 	switch (t->verdict) {
 	case V_FORWARD:
 		c->g->st.upstream_errors++;
@@ -431,6 +431,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 		txn_answer(t, 511, NULL, link, r->close);
 		break;
 	}
+	evbuffer_drain(in, r->head_len);
 	/* RFC 9110 §10.1.1: with 100-continue the client may never send the
 	 * body once it has our final answer, so do not wait for it: close. */
 	if (r->expect_continue && r->body != HTTP_BODY_NONE) {
