@@ -15,8 +15,10 @@
 #include "audit.h"
 #include "garden.h"
 #include "gate.h"
+#include "grant.h"
 #include "log.h"
 #include "origdst.h"
+#include "portal.h"
 #include "reply.h"
 
 #define OUT_HIGH (256 * 1024) /* stop reading the other side above this */
@@ -42,7 +44,10 @@ struct txn {
 	enum verdict verdict;
 	const char *reason;
 	const char *error;
-	struct evbuffer *answer; /* local answer, NULL when relayed */
+	struct evbuffer *answer; /* local answer, once it is built */
+	struct evbuffer *collect; /* body for the portal's accept form */
+	struct portal_req *preq; /* the portal request waiting for its body */
+	bool relayed;             /* the answer comes from the upstream */
 	bool head, upgrade, close_after, sent;
 	unsigned status, upstream_status;
 	uint64_t bytes_in, bytes_out;
@@ -176,6 +181,9 @@ txn_free(struct txn *t)
 {
 	if (t->answer)
 		evbuffer_free(t->answer);
+	if (t->collect)
+		evbuffer_free(t->collect);
+	free(t->preq);
 	free(t);
 }
 
@@ -186,6 +194,8 @@ txn_done(struct conn *c)
 	struct txn *t = c->qh;
 
 	txn_log(c, t);
+	if (t->relayed && c->id.mac)
+		grant_account(c->g, c->id.mac, t->bytes_in + t->bytes_out);
 	c->g->st.bytes_in += t->bytes_in;
 	c->g->st.bytes_out += t->bytes_out;
 	if (t->close_after)
@@ -231,15 +241,14 @@ txn_answer(struct txn *t, unsigned status, const char *why,
 		t->error = why;
 }
 
-/* Build the portal link for this request: portal_url (or the gate's own
- * address) with what the login page needs to send the user back. Returns
- * -1 when it does not fit. */
+/* Build the portal link for this request: the URL the user wanted
+ * (absolute-form target, or Host plus target, or the destination address)
+ * handed to portal_link. Returns -1 when it does not fit. */
 static int
 conn_link(struct conn *c, const char *target, size_t tlen, const char *host,
     size_t hlen, char *out, size_t size)
 {
-	const struct wk_conf *cf = c->g->conf;
-	char want[2048], enc[3 * sizeof(want)], gh[WK_SA_STRLEN];
+	char want[2048], gh[WK_SA_STRLEN];
 	int n;
 
 	if (tlen > 0 && target[0] != '/')
@@ -252,25 +261,100 @@ conn_link(struct conn *c, const char *target, size_t tlen, const char *host,
 		    target);
 	if (n < 0 || (size_t)n >= sizeof(want))
 		want[0] = '\0'; /* too long to carry: the portal shows its home */
-	if (reply_pct_encode(enc, sizeof(enc), want, strlen(want)) >= sizeof(enc))
-		enc[0] = '\0';
-	if (cf->portal_url[0] != '\0') {
-		const char *sep = strchr(cf->portal_url, '?') ? "&" : "?";
-		n = snprintf(out, size, "%s%sip=%s&url=%s&gw=%s", cf->portal_url, sep,
-		    c->cip_s, enc, cf->gateway_id);
-	} else {
-		addr_sa_url_host(&c->local.sa, gh);
-		n = snprintf(out, size, "http://%s/wicket/?url=%s", gh, enc);
+	addr_sa_url_host(&c->local.sa, gh);
+	return portal_link(c->g, &c->id, want, gh, out, size);
+}
+
+/* Store a complete answer built elsewhere (the portal) in a txn. */
+static void
+txn_set_answer(struct txn *t, const char *buf, size_t n, unsigned status,
+    const char *why, bool close)
+{
+	if (t->answer == NULL)
+		t->answer = evbuffer_new();
+	if (t->answer == NULL || n == 0 || evbuffer_add(t->answer, buf, n) < 0) {
+		if (t->answer)
+			evbuffer_drain(t->answer, evbuffer_get_length(t->answer));
+		txn_answer(t, 500, "answer too large", NULL, true);
+		return;
 	}
-	if (n < 0 || (size_t)n >= size)
-		return -1;
-	if (c->id.mac) {
-		size_t l = (size_t)n;
-		n = snprintf(out + l, size - l, "&mac=%s", c->mac_s);
-		if (n < 0 || (size_t)n >= size - l)
-			return -1;
+	t->status = status;
+	t->close_after = t->close_after || close;
+	if (why && t->error == NULL)
+		t->error = why;
+}
+
+/* Answer a request to the gate's own pages, now or (for the accept form)
+ * once its body has been collected. */
+static void
+conn_portal(struct conn *c, struct txn *t, const char *buf)
+{
+	const struct http_req *r = &c->req;
+	struct portal_req *pr = calloc(1, sizeof(*pr));
+	struct reply_ctx rc = { .head = t->head, .close = r->close,
+		.now_s = gate_now_ms() / 1000 };
+	char out[16384];
+	unsigned status = 500;
+	const char *why = NULL;
+	size_t n;
+
+	if (pr == NULL || r->target_len > PORTAL_TARGET_MAX) {
+		free(pr);
+		txn_answer(t, pr ? 414 : 500, pr ? "target too long for the portal"
+		    : "out of memory", NULL, true);
+		return;
 	}
-	return 0;
+	memcpy(pr->target, buf + r->target_off, r->target_len);
+	pr->target[r->target_len] = '\0';
+	pr->get = http_token_eq(t->method, strlen(t->method), "get");
+	pr->head = t->head;
+	pr->post = http_token_eq(t->method, strlen(t->method), "post");
+	pr->has_length = r->n_cl > 0;
+	pr->length = r->content_length;
+	pr->have_mac = c->id.mac != NULL && !c->id.mac_conflict;
+	if (pr->have_mac)
+		pr->mac = *c->id.mac;
+	pr->client = c->id.client;
+	addr_sa_url_host(&c->local.sa, pr->gate_host);
+	if (r->body == HTTP_BODY_LENGTH && portal_wants_body(pr) > 0) {
+		t->collect = evbuffer_new();
+		if (t->collect != NULL) {
+			t->preq = pr;
+			/* RFC 9110 §10.1.1: a client waiting for 100 gets it, if
+			 * no earlier answer is still due (order is kept). */
+			if (r->expect_continue && c->qh == t)
+				evbuffer_add(bufferevent_get_output(c->cb),
+				    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			return;
+		}
+	}
+	n = portal_answer(c->g, pr, NULL, 0, &rc, out, sizeof(out), &status, &why);
+	free(pr);
+	txn_set_answer(t, out, n, status, why, r->close);
+}
+
+/* The accept form's body is complete: let the portal answer. */
+static void
+conn_portal_body(struct conn *c, struct txn *t)
+{
+	struct reply_ctx rc = { .head = false, .close = t->close_after,
+		.now_s = gate_now_ms() / 1000 };
+	size_t blen = evbuffer_get_length(t->collect);
+	const char *body = (const char *)evbuffer_pullup(t->collect, -1);
+	char out[16384];
+	unsigned status = 500;
+	const char *why = NULL;
+	size_t n = 0;
+
+	(void)c;
+	if (body != NULL)
+		n = portal_answer(c->g, t->preq, body, blen, &rc, out, sizeof(out),
+		    &status, &why);
+	txn_set_answer(t, out, n, status, why, false);
+	evbuffer_free(t->collect);
+	t->collect = NULL;
+	free(t->preq);
+	t->preq = NULL;
 }
 
 /* Stop or resume reading from a bufferevent for backpressure. */
@@ -339,7 +423,7 @@ conn_upstream_fail(struct conn *c, unsigned status, const char *why)
 
 	c->g->st.upstream_errors++;
 	for (t = c->qh; t != NULL; t = t->next)
-		if (t->answer == NULL) {
+		if (t->relayed && t->answer == NULL) {
 			if (t->sent) { /* part of an answer went out: cannot fix */
 				c->closing = true;
 				conn_upstream_close(c);
@@ -399,6 +483,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 
 	if (t->verdict == V_FORWARD && conn_upstream_open(c) == 0) {
 		c->g->st.forwarded++;
+		t->relayed = true;
 		/* Byte for byte: the validated head goes out as received. */
 		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), r->head_len);
 		t->close_after = r->close;
@@ -420,9 +505,10 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 			link[0] = '\0';
 		txn_answer(t, 302, NULL, link, r->close);
 		break;
-	case V_PORTAL: /* the gate's own pages arrive with the portal issue */
+	case V_PORTAL:
 		c->g->st.portal++;
-		/* fall through */
+		conn_portal(c, t, buf);
+		break;
 	case V_DENY:
 		c->g->st.denied++;
 		if (conn_link(c, target, r->target_len, buf + r->host_off,
@@ -434,7 +520,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	evbuffer_drain(in, r->head_len);
 	/* RFC 9110 §10.1.1: with 100-continue the client may never send the
 	 * body once it has our final answer, so do not wait for it: close. */
-	if (r->expect_continue && r->body != HTTP_BODY_NONE) {
+	if (r->expect_continue && r->body != HTTP_BODY_NONE && t->collect == NULL) {
 		t->close_after = true;
 		c->rs = RS_STOP;
 		return;
@@ -468,7 +554,8 @@ static bool
 conn_request_body(struct conn *c, struct evbuffer *in)
 {
 	size_t len = evbuffer_get_length(in), n = 0;
-	bool fwd = c->rtxn != NULL && c->rtxn->answer == NULL && c->ub != NULL;
+	bool fwd = c->rtxn != NULL && c->rtxn->relayed && c->ub != NULL;
+	struct evbuffer *sink = c->rtxn ? c->rtxn->collect : NULL;
 	int rc = HTTP_MORE;
 
 	if (len == 0)
@@ -509,8 +596,12 @@ conn_request_body(struct conn *c, struct evbuffer *in)
 		c->rtxn->bytes_in += n;
 	if (fwd)
 		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), n);
+	else if (sink)
+		evbuffer_remove_buffer(in, sink, n);
 	else
 		evbuffer_drain(in, n);
+	if (rc == HTTP_DONE && sink)
+		conn_portal_body(c, c->rtxn);
 	if (rc == HTTP_DONE) {
 		bool close = c->rtxn ? c->rtxn->close_after : false;
 		c->rs = (c->rtxn && c->rtxn->upgrade && fwd) ? RS_WAIT
@@ -820,9 +911,9 @@ conn_upstream_settle(struct conn *c)
 {
 	if (c->ps == PS_TUNNEL)
 		return; /* conn_half_close passes it on */
-	if (c->ps == PS_CLOSE && c->qh && c->qh->answer == NULL)
+	if (c->ps == PS_CLOSE && c->qh && c->qh->relayed)
 		conn_response_done(c);
-	else if (c->qh && c->qh->answer == NULL)
+	else if (c->qh && c->qh->relayed)
 		conn_upstream_fail(c, 502, "upstream closed before answering");
 	conn_upstream_close(c);
 }
@@ -850,7 +941,7 @@ conn_read_responses(struct conn *c)
 			conn_throttle(c->ub, &c->paused_u, true);
 			return;
 		}
-		if (t == NULL || t->answer != NULL) {
+		if (t == NULL || !t->relayed) {
 			/* Bytes no request asked for: refuse to pass them on. */
 			log_debug("%s: unsolicited upstream bytes", c->cip_s);
 			conn_upstream_close(c);
@@ -983,7 +1074,7 @@ conn_on_up_event(struct bufferevent *bev, short what, void *arg)
 		c->g->st.timeouts++;
 		if (!c->up_connected)
 			conn_upstream_fail(c, 504, "upstream connect timeout");
-		else if (c->qh && c->qh->answer == NULL)
+		else if (c->qh && c->qh->relayed)
 			conn_upstream_fail(c, 504, "upstream idle timeout");
 		else
 			conn_upstream_close(c);

@@ -5,6 +5,7 @@
 #define WK_GATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -40,9 +41,15 @@ struct gate {
 	struct garden *garden;  /* walled_garden_host addresses */
 	void (*identify)(struct gate *g, struct policy_in *in);
 	struct ident *ident;    /* sniffer, neighbour seeding, timers */
+	struct grants *grants;  /* session store, expiry timer (grant.c) */
+	struct firewall *fw;    /* nftables mirror, NULL with firewall none */
+	struct control *ctl;    /* control socket (control.c) */
+	struct portal *portal;  /* keys and terms of the gate's pages */
+	const char *conf_path;
 };
 
 int64_t gate_now_ms(void);
+int gate_reload(struct gate *g, char *err, size_t errlen);
 uint64_t gate_mono_ms(void);
 
 /* ident.c */
@@ -54,6 +61,10 @@ void gate_apply_conf(struct gate *g, struct wk_conf *c);
 /* conn.c */
 void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen);
 void conn_free_all(struct gate *g);
+
+/* control.c */
+int control_start(struct gate *g);
+void control_stop(struct gate *g);
 
 /* listener.c */
 int listener_open_all(struct gate *g);

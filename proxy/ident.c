@@ -11,6 +11,7 @@
 #include "arpframe.h"
 #include "audit.h"
 #include "gate.h"
+#include "grant.h"
 #include "log.h"
 #include "neigh.h"
 #include "registry.h"
@@ -65,6 +66,8 @@ ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac)
 	}
 	if (ev.flags & REGISTRY_EV_MOVED)
 		ident_audit("client_moved", ip, mac, NULL, NULL);
+	if (ev.flags & (REGISTRY_EV_NEW_ADDR | REGISTRY_EV_MOVED))
+		grant_addresses_changed(id->g, mac);
 	if (log_debug_enabled() && (ev.flags & REGISTRY_EV_NEW_ADDR)) {
 		char ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
 		addr_ip_format(ip, ips);
@@ -170,12 +173,14 @@ ident_identify(struct gate *g, struct policy_in *in)
 	in->mac = NULL;
 	in->mac_conflict = false;
 	in->mac_random = false;
+	in->session_admitted = false;
 	if (!found)
 		return;
 	in->mac_buf = ci.mac;
 	in->mac = &in->mac_buf;
 	in->mac_conflict = ci.conflict;
 	in->mac_random = ci.randomised;
+	in->session_admitted = grant_check(g, &in->mac_buf);
 }
 
 /* Stop the sniffer and free the registry. */

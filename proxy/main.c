@@ -14,8 +14,10 @@
 #include "conf.h"
 #include "garden.h"
 #include "gate.h"
+#include "grant.h"
 #include "log.h"
 #include "origdst.h"
+#include "portal.h"
 #include "version.h"
 
 static struct gate gate;
@@ -53,26 +55,54 @@ gate_apply_conf(struct gate *g, struct wk_conf *c)
 		log_set_level(lvl);
 }
 
-/* Load a configuration into a fresh struct; NULL with messages printed. */
+/* Load a configuration into a fresh struct; NULL with the messages in
+ * errs (and on stderr when asked). */
 static struct wk_conf *
-load_conf(const char *path, bool quiet_ok)
+load_conf(const char *path, struct conf_errors *errs, bool print)
 {
 	struct wk_conf *c = malloc(sizeof(*c));
-	struct conf_errors errs;
 
 	if (c == NULL)
 		return NULL;
 	conf_defaults(c);
-	if (conf_load(c, path, &errs) < 0) {
-		fputs(errs.text, stderr);
-		if (errs.count > 0 && errs.len == sizeof(errs.text) - 1)
-			fprintf(stderr, "%s: (more errors not shown)\n", path);
+	if (conf_load(c, path, errs) < 0) {
+		if (print) {
+			fputs(errs->text, stderr);
+			if (errs->count > 0 && errs->len == sizeof(errs->text) - 1)
+				fprintf(stderr, "%s: (more errors not shown)\n", path);
+		}
 		free(c);
 		return NULL;
 	}
-	if (!quiet_ok)
-		log_info("configuration %s loaded", path);
 	return c;
+}
+
+/* Reload the configuration file (SIGHUP, wicketctl reload). A file with
+ * errors is refused and the running configuration stays; listen
+ * addresses are bound at start only. Returns 0, or -1 with err set. */
+int
+gate_reload(struct gate *g, char *err, size_t errlen)
+{
+	struct conf_errors errs;
+	struct wk_conf *c, *old = g->conf;
+
+	audit_reopen();
+	origdst_refresh_local();
+	c = load_conf(g->conf_path, &errs, false);
+	if (c == NULL) {
+		snprintf(err, errlen, "%s", errs.text[0] ? errs.text : "out of memory");
+		log_err("reload failed; keeping the running configuration: %s", err);
+		return -1;
+	}
+	/* Connections read the configuration through g->conf at each
+	 * request, so the old one can go once the new one is in place. */
+	gate_apply_conf(g, c);
+	garden_configure(g->garden, c);
+	if (portal_reconfigure(g) < 0 || grant_reconfigure(g) < 0)
+		log_warn("reload: portal or firewall refresh failed (see above)");
+	free(old);
+	log_info("configuration %s reloaded", g->conf_path);
+	return 0;
 }
 
 /* SIGTERM/SIGINT: leave the loop; connections are freed afterwards. */
@@ -85,30 +115,16 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(gate.base, NULL);
 }
 
-/* SIGHUP: reopen the audit log (logrotate) and reload the configuration.
- * A bad file keeps the old configuration; listen addresses are fixed at
- * start. */
+/* SIGHUP: reopen the audit log (logrotate) and reload the configuration. */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	struct wk_conf *c;
+	char err[4096];
 
 	(void)sig;
 	(void)what;
 	(void)arg;
-	audit_reopen();
-	origdst_refresh_local();
-	c = load_conf(conf_path, false);
-	if (c == NULL) {
-		log_err("reload failed; keeping the running configuration");
-		return;
-	}
-	/* Connections read the configuration through gate.conf at each
-	 * request, so the old one can go at once. */
-	struct wk_conf *old = gate.conf;
-	gate_apply_conf(&gate, c);
-	garden_configure(gate.garden, c);
-	free(old);
+	gate_reload(&gate, err, sizeof(err));
 }
 
 /* Parse options, load the configuration and run the event loop. */
@@ -117,6 +133,7 @@ main(int argc, char **argv)
 {
 	bool check = false, fg = false;
 	struct event *ev_term, *ev_int, *ev_hup;
+	struct conf_errors errs;
 	struct wk_conf *c;
 	int ch;
 
@@ -132,7 +149,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(1);
-	c = load_conf(conf_path, true);
+	c = load_conf(conf_path, &errs, true);
 	if (check) {
 		if (c != NULL)
 			printf("%s: configuration ok\n", conf_path);
@@ -141,6 +158,7 @@ main(int argc, char **argv)
 	if (c == NULL)
 		return 1;
 	log_init("wicketd", fg, WK_LOG_INFO);
+	gate.conf_path = conf_path;
 	gate_apply_conf(&gate, c);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return 1;
@@ -158,9 +176,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	garden_configure(gate.garden, c);
-	if (ident_start(&gate) < 0)
+	/* Identity before grants (the firewall mirror needs addresses),
+	 * grants before the portal and the control socket that use them. */
+	if (ident_start(&gate) < 0 || grant_start(&gate) < 0 ||
+	    portal_start(&gate) < 0)
 		return 1;
-	if (listener_open_all(&gate) < 0)
+	if (listener_open_all(&gate) < 0 || control_start(&gate) < 0)
 		return 1;
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
 	ev_int = evsignal_new(gate.base, SIGINT, on_stop, NULL);
@@ -176,8 +197,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	conn_free_all(&gate);
+	control_stop(&gate);
 	listener_close_all(&gate);
 	garden_free(gate.garden);
+	portal_stop(&gate);
+	grant_stop(&gate);
 	ident_stop(&gate);
 	event_free(ev_term);
 	event_free(ev_int);

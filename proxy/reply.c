@@ -104,33 +104,6 @@ reply_html_escape(char *out, size_t size, const char *s)
 	return len;
 }
 
-/* Percent-encode n bytes of s for a query value (RFC 3986 §2.1): only
- * unreserved characters stay literal. Returns length or size on overflow. */
-size_t
-reply_pct_encode(char *out, size_t size, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-		if (len + (plain ? 1 : 3) >= size)
-			return size;
-		if (plain) {
-			out[len++] = (char)c;
-		} else {
-			out[len++] = '%';
-			out[len++] = hex[c >> 4];
-			out[len++] = hex[c & 15];
-		}
-	}
-	if (size > 0)
-		out[len] = '\0';
-	return len;
-}
-
 /* The 511 answer (RFC 6585 §6): a short page that links to and
  * meta-refreshes to the login page. No WWW-Authenticate: this is not an
  * HTTP authentication challenge, and no login form: the portal owns that. */
@@ -176,6 +149,18 @@ reply_302(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 		return 0;
 	return finish(buf, size, rc, status, "text/html; charset=utf-8", "Location",
 	    location, body, (size_t)n);
+}
+
+/* A page of the gate's own (splash, grant results): any status, one
+ * optional extra field (Location, Allow), an HTML body built by the caller. */
+size_t
+reply_html(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
+    const char *hname, const char *hval, const char *html, size_t len)
+{
+	if (hval != NULL && strpbrk(hval, "\r\n") != NULL)
+		return 0;
+	return finish(buf, size, rc, status, "text/html; charset=utf-8", hname,
+	    hval, html, len);
 }
 
 /* A framing or gateway error: plain text naming the status and the rule

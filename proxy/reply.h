@@ -19,9 +19,11 @@ size_t reply_511(char *buf, size_t size, const struct reply_ctx *rc,
     const char *link);
 size_t reply_302(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *location);
+size_t reply_html(char *buf, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *hname, const char *hval, const char *html,
+    size_t len);
 size_t reply_error(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *why);
 size_t reply_html_escape(char *out, size_t size, const char *s);
-size_t reply_pct_encode(char *out, size_t size, const char *s, size_t n);
 
 #endif

@@ -1,0 +1,40 @@
+/* grant: the one way sessions change. Admission from any source (ctl,
+ * splash, signed grant) and revocation go through here: session table,
+ * durable store (fsync before the acknowledgement), nftables mirror and
+ * audit events stay in step. */
+#ifndef WK_GRANT_H
+#define WK_GRANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "session.h"
+
+struct gate;
+
+int grant_start(struct gate *g);
+void grant_stop(struct gate *g);
+int grant_reconfigure(struct gate *g);
+
+/* Admit mac for seconds (0: session_timeout) from src; for a signed grant
+ * nonce/until are recorded in the replay cache in the same durable write.
+ * Returns 0 once the admission is on disk, or -1 with a reason in err. */
+int grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
+    enum session_source src, const char *nonce, uint64_t until, char *err,
+    size_t errlen);
+/* Revoke mac's session (durably) and close it in the firewall. */
+int grant_revoke(struct gate *g, const struct wk_mac *mac, char *err,
+    size_t errlen);
+/* True when mac has a live session now (per request; no I/O). */
+bool grant_check(struct gate *g, const struct wk_mac *mac);
+/* Count bytes relayed for mac's session (quota, idle). */
+void grant_account(struct gate *g, const struct wk_mac *mac, uint64_t bytes);
+/* A client's addresses changed (ident): refresh its firewall entries. */
+void grant_addresses_changed(struct gate *g, const struct wk_mac *mac);
+
+/* Seconds since the epoch, the session table's clock. */
+uint64_t grant_now(void);
+
+#endif

@@ -1,0 +1,494 @@
+/* portal: pages served when a client talks to the gate itself. The splash
+ * form carries a token bound to the client's MAC and a time (HMAC), so a
+ * page elsewhere cannot admit a client by a cross-site POST; signed grants
+ * from a login server are verified, replay-checked and made durable before
+ * the "connected" page is sent. */
+#include "portal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "grant.h"
+#include "log.h"
+#include "policy.h"
+#include "token.h"
+
+#define SPLASH_MAX_AGE 3600 /* an accept form is valid this long */
+#define TERMS_MAX 32768
+
+struct portal {
+	struct token_key key;
+	bool signed_grants;  /* key came from grant_key: external login server */
+	char *terms_html;
+};
+
+static const char default_terms[] =
+    "By continuing you accept the terms of use of this network.";
+
+/* Wrap inner HTML in the common page shell; returns length or 0. */
+size_t
+portal_page(char *out, size_t size, const char *title, const char *inner)
+{
+	int n = snprintf(out, size,
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	    "<title>%s</title></head>\n<body><h1>%s</h1>\n%s\n</body></html>\n",
+	    title, title, inner);
+
+	return (n < 0 || (size_t)n >= size) ? 0 : (size_t)n;
+}
+
+/* Turn the operator's plain-text terms into escaped HTML paragraphs (a
+ * blank line separates paragraphs). Returns length, or size on overflow. */
+size_t
+portal_terms_html(char *out, size_t size, const char *text, size_t len)
+{
+	char para[TERMS_MAX + 1], esc[6 * TERMS_MAX + 1];
+	size_t o = 0, i = 0;
+
+	if (size == 0)
+		return 0;
+	out[0] = '\0';
+	while (i < len) {
+		size_t pl = 0;
+		/* Gather one paragraph: lines up to a blank line. */
+		while (i < len) {
+			const char *nl = memchr(text + i, '\n', len - i);
+			size_t ll = nl ? (size_t)(nl - (text + i)) : len - i;
+			bool blank = true;
+			for (size_t k = 0; k < ll; k++)
+				if (text[i + k] != ' ' && text[i + k] != '\t' && text[i + k] != '\r')
+					blank = false;
+			i += ll + (nl ? 1 : 0);
+			if (blank) {
+				if (pl > 0)
+					break;
+				continue;
+			}
+			if (pl + ll + 1 > TERMS_MAX)
+				return size;
+			if (pl > 0)
+				para[pl++] = ' ';
+			memcpy(para + pl, text + i - ll - (nl ? 1 : 0), ll);
+			pl += ll;
+		}
+		if (pl == 0)
+			continue;
+		para[pl] = '\0';
+		if (reply_html_escape(esc, sizeof(esc), para) >= sizeof(esc))
+			return size;
+		int n = snprintf(out + o, size - o, "<p>%s</p>\n", esc);
+		if (n < 0 || (size_t)n >= size - o)
+			return size;
+		o += (size_t)n;
+	}
+	return o;
+}
+
+/* True for a URL we will redirect a browser to: http(s), visible ASCII. */
+bool
+portal_url_ok(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return false;
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return false;
+	return strlen(url) <= TOKEN_URL_MAX;
+}
+
+/* Which page a target asks for (the query does not matter). */
+enum portal_route
+portal_route(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	size_t pl = q ? (size_t)(q - target) : len;
+
+#define IS(lit) (pl == sizeof(lit) - 1 && memcmp(target, lit, pl) == 0)
+	if (IS("/") || IS("/wicket") || IS("/wicket/"))
+		return PORTAL_SPLASH;
+	if (IS("/wicket/accept"))
+		return PORTAL_ACCEPT;
+	if (IS("/wicket/grant"))
+		return PORTAL_GRANT;
+#undef IS
+	return PORTAL_NOTFOUND;
+}
+
+/* Read the operator's terms file (bounded) into escaped HTML. */
+static int
+portal_load_terms(struct portal *p, const char *path)
+{
+	char *text = NULL, *html = NULL;
+	size_t len = 0, hsize = 8 * TERMS_MAX;
+	ssize_t n;
+	int fd = -1;
+
+	text = malloc(TERMS_MAX + 1);
+	html = malloc(hsize);
+	if (text == NULL || html == NULL)
+		goto fail;
+	if (path[0] == '\0') {
+		memcpy(text, default_terms, sizeof(default_terms));
+		len = sizeof(default_terms) - 1;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0) {
+			log_err("splash_terms %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		while ((n = read(fd, text + len, TERMS_MAX + 1 - len)) > 0)
+			len += (size_t)n;
+		close(fd);
+		if (n < 0 || len > TERMS_MAX) {
+			log_err("splash_terms %s: %s", path, n < 0 ? strerror(errno)
+			    : "larger than 32 KiB");
+			goto fail;
+		}
+	}
+	if (portal_terms_html(html, hsize, text, len) >= hsize)
+		goto fail;
+	free(text);
+	free(p->terms_html);
+	p->terms_html = html;
+	return 0;
+fail:
+	free(text);
+	free(html);
+	return -1;
+}
+
+/* Load the key (grant_key, or a fresh random one for the splash alone)
+ * and the terms. */
+int
+portal_start(struct gate *g)
+{
+	struct portal *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	g->portal = p;
+	return portal_reconfigure(g);
+}
+
+/* Reload key and terms from the current configuration; on failure the
+ * previous ones stay. */
+int
+portal_reconfigure(struct gate *g)
+{
+	struct portal *p = g->portal;
+	const struct wk_conf *c = g->conf;
+	struct token_key k;
+	char err[256];
+
+	if (c->grant_key[0] != '\0') {
+		if (token_key_load(c->grant_key, &k, err, sizeof(err)) < 0) {
+			log_err("grant_key: %s", err);
+			return -1;
+		}
+		p->key = k;
+		p->signed_grants = true;
+		token_key_wipe(&k);
+	} else if (!p->signed_grants && p->key.len == 0) {
+		uint8_t r[32];
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
+		    token_key_set(&p->key, r, sizeof(r)) < 0)
+			return -1;
+	}
+	return portal_load_terms(p, c->splash_terms);
+}
+
+/* Forget the key. */
+void
+portal_stop(struct gate *g)
+{
+	if (g->portal == NULL)
+		return;
+	token_key_wipe(&g->portal->key);
+	free(g->portal->terms_html);
+	free(g->portal);
+	g->portal = NULL;
+}
+
+/* The link a 511 answer carries: to portal_url with the signed mac, ip,
+ * url, ts and gw a login server needs (docs/grants.md), or to the gate's
+ * own splash page. Returns -1 when it does not fit. */
+int
+portal_link(struct gate *g, const struct policy_in *id, const char *want,
+    const char *gate_host, char *out, size_t size)
+{
+	const struct wk_conf *c = g->conf;
+	char enc[3 * TOKEN_URL_MAX + 1], ips[WK_IP_STRLEN];
+	int n;
+
+	if (strlen(want) > TOKEN_URL_MAX)
+		want = "";
+	if (token_url_encode(want, enc, sizeof(enc)) < 0)
+		enc[0] = '\0';
+	if (c->portal_url[0] == '\0') {
+		n = snprintf(out, size, "http://%s/wicket/?url=%s", gate_host, enc);
+		return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	}
+	if (g->portal->signed_grants && id->mac != NULL)
+		return token_link_build(&g->portal->key, c->portal_url, id->mac,
+		    &id->client, want, grant_now(), c->gateway_id, out, size) < 0 ? -1 : 0;
+	/* No key: the login server gets the facts unsigned (documented). */
+	addr_ip_format(&id->client, ips);
+	n = snprintf(out, size, "%s%sip=%s&url=%s&ts=%llu&gw=%s", c->portal_url,
+	    strchr(c->portal_url, '?') ? "&" : "?", ips, enc,
+	    (unsigned long long)grant_now(), c->gateway_id);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	if (id->mac != NULL) {
+		char m[WK_MAC_STRLEN];
+		size_t l = (size_t)n;
+		addr_mac_format(id->mac, m);
+		n = snprintf(out + l, size - l, "&mac=%s", m);
+		if (n < 0 || (size_t)n >= size - l)
+			return -1;
+	}
+	return 0;
+}
+
+/* Body bytes the portal must read before answering (0: none). */
+size_t
+portal_wants_body(const struct portal_req *pr)
+{
+	if (!pr->post || portal_route(pr->target, strlen(pr->target)) != PORTAL_ACCEPT)
+		return 0;
+	if (!pr->has_length || pr->length == 0 || pr->length > PORTAL_MAX_BODY)
+		return 0; /* answered without reading: 411/413 */
+	return (size_t)pr->length;
+}
+
+/* A page with a title and a message, with the given status. */
+static size_t
+portal_message(char *out, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *title, const char *msg, const char *link)
+{
+	char inner[3 * TOKEN_URL_MAX + 512], el[3 * TOKEN_URL_MAX + 64], page[16384];
+	size_t n;
+	int k;
+
+	if (link != NULL && reply_html_escape(el, sizeof(el), link) < sizeof(el))
+		k = snprintf(inner, sizeof(inner),
+		    "<p>%s</p>\n<p><a href=\"%s\">Continue</a></p>", msg, el);
+	else
+		k = snprintf(inner, sizeof(inner), "<p>%s</p>", msg);
+	if (k < 0 || (size_t)k >= sizeof(inner))
+		return 0;
+	n = portal_page(page, sizeof(page), title, inner);
+	return n ? reply_html(out, size, rc, status, NULL, NULL, page, n) : 0;
+}
+
+/* The splash page: the terms and an accept form bound to this MAC. */
+static size_t
+portal_splash(struct gate *g, const struct portal_req *pr,
+    const struct reply_ctx *rc, char *out, size_t size, unsigned *status)
+{
+	char url[TOKEN_URL_MAX + 1] = "", sig[TOKEN_SIG_HEXLEN + 1];
+	char eurl[6 * TOKEN_URL_MAX + 1], err[128];
+	const char *q = strchr(pr->target, '?');
+	struct token_qparam p[] = { { "url", url, sizeof(url), false } };
+	uint64_t ts = grant_now();
+	size_t hsize = strlen(g->portal->terms_html) + sizeof(eurl) + 1024, n = 0;
+	char *inner, *page;
+
+	if (!pr->have_mac) {
+		*status = 403;
+		return portal_message(out, size, rc, 403, "Cannot identify your device",
+		    "The gate does not know your device's hardware address yet. "
+		    "Wait a moment and reload this page.", NULL);
+	}
+	if (g->conf->portal_url[0] != '\0') { /* an external login server */
+		char link[8192];
+		struct policy_in id = { .client = pr->client, .mac = &pr->mac };
+		if (q != NULL && token_query_parse(q + 1, strlen(q + 1), p, 1, err,
+				     sizeof(err)) < 0)
+			url[0] = '\0';
+		if (portal_link(g, &id, url, pr->gate_host, link, sizeof(link)) < 0)
+			return 0;
+		*status = 302;
+		return reply_302(out, size, rc, 302, link);
+	}
+	if (q != NULL && (token_query_parse(q + 1, strlen(q + 1), p, 1, err,
+			      sizeof(err)) < 0 || !portal_url_ok(url)))
+		url[0] = '\0';
+	if (token_sign_splash(&g->portal->key, &pr->mac, ts, url, sig) < 0 ||
+	    reply_html_escape(eurl, sizeof(eurl), url) >= sizeof(eurl))
+		return 0;
+	inner = malloc(hsize);
+	page = malloc(hsize + 1024);
+	if (inner && page) {
+		int k = snprintf(inner, hsize,
+		    "%s<form method=\"post\" action=\"/wicket/accept\">\n"
+		    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
+		    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
+		    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
+		    "<button type=\"submit\">Accept and connect</button>\n</form>",
+		    g->portal->terms_html, eurl, (unsigned long long)ts, sig);
+		if (k > 0 && (size_t)k < hsize &&
+		    (n = portal_page(page, hsize + 1024, "Welcome", inner)) > 0)
+			n = reply_html(out, size, rc, 200, NULL, NULL, page, n);
+		else
+			n = 0;
+	}
+	free(inner);
+	free(page);
+	*status = 200;
+	return n;
+}
+
+/* POST /wicket/accept: verify the form token, admit, send the user on. */
+static size_t
+portal_accept(struct gate *g, const struct portal_req *pr, const char *body,
+    size_t blen, const struct reply_ctx *rc, char *out, size_t size,
+    unsigned *status, const char **why)
+{
+	char url[TOKEN_URL_MAX + 1], ts[TOKEN_U64_MAXLEN + 1];
+	char sig[TOKEN_SIG_HEXLEN + 1], err[160];
+	struct token_qparam p[] = {
+		{ "url", url, sizeof(url), false },
+		{ "ts", ts, sizeof(ts), false },
+		{ "sig", sig, sizeof(sig), false },
+	};
+	enum token_result tr;
+
+	if (!pr->has_length || pr->length > PORTAL_MAX_BODY) {
+		*status = pr->has_length ? 413 : 411;
+		*why = "accept form without a small Content-Length";
+		return reply_error(out, size, rc, *status, *why);
+	}
+	if (!pr->have_mac) {
+		*status = 403;
+		*why = "unknown MAC";
+		return portal_message(out, size, rc, 403, "Cannot identify your device",
+		    "The gate does not know your device's hardware address.", NULL);
+	}
+	if (token_query_parse(body, blen, p, 3, err, sizeof(err)) < 0 ||
+	    !p[1].found || !p[2].found) {
+		*status = 400;
+		*why = "malformed accept form";
+		return portal_message(out, size, rc, 400, "Bad form",
+		    "The form was not understood. Go back and try again.", "/wicket/");
+	}
+	tr = token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, grant_now(),
+	    SPLASH_MAX_AGE);
+	if (tr != TOKEN_OK) {
+		*status = 403;
+		*why = tr == TOKEN_EXPIRED ? "splash form expired" : "splash form not valid";
+		return portal_message(out, size, rc, 403, "Please try again",
+		    tr == TOKEN_EXPIRED ? "This page has expired." :
+		    "This form was not issued to your device.", "/wicket/");
+	}
+	if (grant_admit(g, &pr->mac, 0, SESSION_SRC_SPLASH, NULL, 0, err, sizeof(err)) < 0) {
+		*status = 503;
+		*why = "grant failed";
+		return portal_message(out, size, rc, 503, "Not connected",
+		    "The gate could not record your admission. Please try again.", "/wicket/");
+	}
+	if (url[0] != '\0' && portal_url_ok(url)) {
+		*status = 303; /* RFC 9110 §15.4.4: GET the URL it first asked for */
+		return reply_302(out, size, rc, 303, url);
+	}
+	*status = 200;
+	return portal_message(out, size, rc, 200, "Connected",
+	    "You are connected. You can now use the network.", NULL);
+}
+
+/* GET /wicket/grant: a signed grant from the external login server. */
+static size_t
+portal_grant(struct gate *g, const struct portal_req *pr,
+    const struct reply_ctx *rc, char *out, size_t size, unsigned *status,
+    const char **why)
+{
+	const char *q = strchr(pr->target, '?');
+	struct token_grant_query gq;
+	struct token_grant tg;
+	char err[160];
+	enum token_result tr;
+	uint64_t now = grant_now();
+	static const char *msg[] = {
+		[TOKEN_BAD_SIG] = "This sign-in link is not valid.",
+		[TOKEN_EXPIRED] = "This sign-in link has expired.",
+		[TOKEN_TOO_LONG] = "This sign-in link asks for a longer session than this network allows.",
+		[TOKEN_MALFORMED] = "This sign-in link is damaged.",
+	};
+
+	if (!g->portal->signed_grants) {
+		*status = 404;
+		*why = "signed grants not configured";
+		return portal_message(out, size, rc, 404, "Not found",
+		    "This gate does not accept signed grants.", NULL);
+	}
+	if (q == NULL || token_grant_query_parse(q + 1, strlen(q + 1), &gq, err,
+			     sizeof(err)) < 0) {
+		*status = 400;
+		*why = "malformed grant";
+		return portal_message(out, size, rc, 400, "Not connected",
+		    msg[TOKEN_MALFORMED], NULL);
+	}
+	tr = token_verify_grant(&g->portal->key, gq.mac, gq.until, gq.nonce, gq.sig,
+	    now, g->conf->max_grant_seconds, &tg);
+	if (tr != TOKEN_OK) {
+		*status = 403;
+		*why = token_result_str(tr);
+		return portal_message(out, size, rc, 403, "Not connected", msg[tr], NULL);
+	}
+	if (grant_admit(g, &tg.mac, tg.until - now, SESSION_SRC_SIGNED, tg.nonce,
+		tg.until, err, sizeof(err)) < 0) {
+		bool replay = strstr(err, "already") != NULL;
+		*status = replay ? 403 : 503;
+		*why = replay ? "grant replayed" : "grant failed";
+		return portal_message(out, size, rc, *status, "Not connected",
+		    replay ? "This sign-in link has already been used." :
+		    "The gate could not record your admission. Please try again.", NULL);
+	}
+	*status = 200;
+	return portal_message(out, size, rc, 200, "Connected",
+	    "You are connected. You can now use the network.", NULL);
+}
+
+/* Answer a request to the gate itself; body is the request body when
+ * portal_wants_body asked for one. Returns the answer's length (0 when
+ * it did not fit: the caller answers 500). */
+size_t
+portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
+    size_t blen, const struct reply_ctx *rc, char *out, size_t size,
+    unsigned *status, const char **why)
+{
+	enum portal_route r = portal_route(pr->target, strlen(pr->target));
+
+	*why = NULL;
+	switch (r) {
+	case PORTAL_SPLASH:
+	case PORTAL_GRANT:
+		if (!pr->get && !pr->head)
+			break;
+		if (r == PORTAL_GRANT)
+			return portal_grant(g, pr, rc, out, size, status, why);
+		return portal_splash(g, pr, rc, out, size, status);
+	case PORTAL_ACCEPT:
+		if (!pr->post)
+			break;
+		return portal_accept(g, pr, body, blen, rc, out, size, status, why);
+	case PORTAL_NOTFOUND:
+		*status = 404;
+		return portal_message(out, size, rc, 404, "Not found",
+		    "There is no such page on this gate.", "/wicket/");
+	}
+	/* RFC 9110 §15.5.6: a 405 names the methods the page takes. */
+	char page[512];
+	size_t n = portal_page(page, sizeof(page), "Method Not Allowed",
+	    "<p>This page does not take that method.</p>");
+	*status = 405;
+	*why = "method not allowed";
+	return n ? reply_html(out, size, rc, 405, "Allow",
+	    r == PORTAL_ACCEPT ? "POST" : "GET, HEAD", page, n) : 0;
+}
