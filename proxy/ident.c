@@ -91,14 +91,58 @@ ident_on_frame(const struct arp_binding *b, void *arg)
 	ident_learn(id, &b->ip, &b->mac);
 }
 
-/* One kernel neighbour entry. */
+/* Entries of one neighbour dump, gathered so they can be applied in
+ * order of age. */
+struct neigh_batch {
+	struct neigh_entry *e;
+	size_t n, cap;
+};
+
+/* Gather one kernel neighbour entry (the array grows geometrically). */
 static void
 ident_on_neigh(const struct neigh_entry *e, void *arg)
 {
-	struct ident *id = arg;
+	struct neigh_batch *b = arg;
 
-	ident_learn(id, &e->ip, &e->mac);
-	id->seeded++;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 256;
+		struct neigh_entry *ne = realloc(b->e, cap * sizeof(*ne));
+		if (ne == NULL)
+			return;
+		b->e = ne;
+		b->cap = cap;
+	}
+	b->e[b->n++] = *e;
+}
+
+/* Oldest first, so that the freshest claim of an address wins. */
+static int
+ident_age_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct neigh_entry *)a)->age_cs;
+	uint32_t y = ((const struct neigh_entry *)b)->age_cs;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Read the kernel's neighbour table into the registry. The kernel keeps
+ * stale entries for addresses a device has left (a DHCP renewal), so
+ * entries are learned oldest first and the current address wins.
+ * Returns the number of entries, or -1. */
+static int
+ident_seed(struct ident *id)
+{
+	struct neigh_batch b = { 0 };
+	int n = neigh_dump(id->ifindex, ident_on_neigh, &b);
+
+	if (n >= 0) {
+		qsort(b.e, b.n, sizeof(b.e[0]), ident_age_cmp);
+		for (size_t i = 0; i < b.n; i++)
+			ident_learn(id, &b.e[i].ip, &b.e[i].mac);
+		id->seeded += b.n;
+	}
+	free(b.e);
+	return n;
 }
 
 /* Age stale bindings out. */
@@ -146,7 +190,7 @@ ident_start(struct gate *g)
 			goto fail;
 		}
 	}
-	n = neigh_dump(id->ifindex, ident_on_neigh, id);
+	n = ident_seed(id);
 	if (n < 0)
 		log_warn("neighbour table dump failed; learning from traffic only");
 	else
@@ -168,7 +212,7 @@ ident_identify(struct gate *g, struct policy_in *in)
 	bool found = registry_lookup_ip(g->reg, &in->client, now, &ci);
 
 	if (!found && neigh_limit_take(&g->ident->limit, now) &&
-	    neigh_dump(g->ident->ifindex, ident_on_neigh, g->ident) > 0)
+	    ident_seed(g->ident) > 0)
 		found = registry_lookup_ip(g->reg, &in->client, now, &ci);
 	in->mac = NULL;
 	in->mac_conflict = false;

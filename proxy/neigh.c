@@ -31,6 +31,7 @@ parse_neigh(const uint8_t *p, size_t len, int ifindex, neigh_cb cb, void *arg)
 		return -1;
 	memcpy(&ndm, p, sizeof(ndm));
 	memset(&e, 0, sizeof(e));
+	e.age_cs = UINT32_MAX;
 	off = NLMSG_ALIGN(sizeof(ndm));
 	if (off > len)
 		off = len;
@@ -55,6 +56,16 @@ parse_neigh(const uint8_t *p, size_t len, int ifindex, neigh_cb cb, void *arg)
 				have_dst = 1;
 			} else if (ndm.ndm_family == AF_INET || ndm.ndm_family == AF_INET6) {
 				return -1;	/* an address of the wrong size */
+			}
+			break;
+		case NDA_CACHEINFO:
+			/* Ages in clock ticks (USER_HZ, 100/s): the fresher of
+			 * "confirmed" and "updated" says how current it is. */
+			if (plen >= sizeof(struct nda_cacheinfo)) {
+				struct nda_cacheinfo ci;
+				memcpy(&ci, p + off + RTA_LENGTH(0), sizeof(ci));
+				e.age_cs = ci.ndm_confirmed < ci.ndm_updated ?
+				    ci.ndm_confirmed : ci.ndm_updated;
 			}
 			break;
 		case NDA_LLADDR:

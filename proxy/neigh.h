@@ -16,6 +16,8 @@ struct neigh_entry {
 	struct wk_mac mac;
 	uint16_t state;		/* NUD_* (REACHABLE, STALE, DELAY, PROBE, PERMANENT) */
 	uint8_t flags;		/* NTF_* */
+	uint32_t age_cs;	/* NDA_CACHEINFO: 1/100 s since last confirmed or
+				 * updated; UINT32_MAX when the kernel gave none */
 };
 
 typedef void (*neigh_cb)(const struct neigh_entry *e, void *arg);
