@@ -969,6 +969,39 @@ test_sniff_live_netns(void **state)
 }
 
 /* Run the neigh tests. */
+/* Captures the last entry a parse delivered. */
+static void
+grab_entry(const struct neigh_entry *e, void *arg)
+{
+	*(struct neigh_entry *)arg = *e;
+}
+
+/* NDA_CACHEINFO gives the entry's age: the fresher of confirmed/updated
+ * (10 of {10, 20, 30}); an entry without it is "age unknown". */
+static void
+test_neigh_cacheinfo(void **state)
+{
+	struct nlmsg m;
+	struct neigh_entry e;
+	struct ndmsg *ndm;
+	uint8_t addr[4] = { 10, 0, 0, 9 }, ll[6] = { 0, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	neigh_msg(&m, AF_INET, 2, NUD_STALE, 0, "10.0.0.1", "00:11:22:33:44:01", 6);
+	assert_int_equal(neigh_parse(m.u.raw, m.u.nh.nlmsg_len, 0, grab_entry, &e, NULL),
+	    NEIGH_MORE);
+	assert_int_equal(e.age_cs, 10);
+	ndm = nl_start(&m, RTM_NEWNEIGH, NLM_F_MULTI, sizeof(*ndm));
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_state = NUD_REACHABLE;
+	nl_attr(&m, NDA_DST, addr, 4);
+	nl_attr(&m, NDA_LLADDR, ll, 6);
+	assert_int_equal(neigh_parse(m.u.raw, m.u.nh.nlmsg_len, 0, grab_entry, &e, NULL),
+	    NEIGH_MORE);
+	assert_int_equal(e.age_cs, UINT32_MAX);
+}
+
 int
 main(void)
 {
@@ -977,6 +1010,7 @@ main(void)
 		cmocka_unit_test(test_neigh_buffers),
 		cmocka_unit_test(test_neigh_prefixes),
 		cmocka_unit_test(test_neigh_limit),
+		cmocka_unit_test(test_neigh_cacheinfo),
 		cmocka_unit_test(test_neigh_dump_netns),
 		cmocka_unit_test(test_sniff_live_netns),
 	};
