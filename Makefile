@@ -71,13 +71,20 @@ unit: $(UNIT_BIN)
 unit-asan: $(UNIT_BIN_ASAN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 scripts/run-unit.sh $^
 
-# libFuzzer targets: clang, fuzzer + ASan + UBSan, a bounded run each.
+# libFuzzer targets: clang, fuzzer + ASan + UBSan, a bounded run each. The
+# core is instrumented once into its own archive; each target pulls in only
+# the objects it uses.
 FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=$(B)/fuzz/%)
-FUZZ_CORE := $(filter-out proxy/conn.c proxy/listener.c proxy/origdst.c proxy/audit.c,$(CORE_SRC))
-$(B)/fuzz/%: test/fuzz/%.c $(CORE_SRC)
+FUZZ_CC := $(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iproxy $(PKG_CFLAGS) \
+           -fno-sanitize-recover=all
+$(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iproxy $(PKG_CFLAGS) \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(CORE_SRC) $(LDLIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+$(B)/fuzz/libfuzzcore.a: $(CORE_SRC:%.c=$(B)/fuzz/obj/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(B)/fuzz/%: $(B)/fuzz/obj/test/fuzz/%.o $(B)/fuzz/libfuzzcore.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 30
 fuzz: $(FUZZ_BIN)
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $^
