@@ -5,12 +5,15 @@
 #include "grant.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -33,6 +36,7 @@ struct grants {
 	struct nonce_cache *nc;
 	struct store *st;
 	struct event *tick;
+	int lock_fd;   /* flock on STATE.lock: one daemon per state file */
 	bool fw_dirty; /* a revocation needs a full firewall reconcile */
 };
 
@@ -218,6 +222,26 @@ grant_mkdir_parent(const char *path)
 		log_warn("mkdir %s: %s", dir, strerror(errno));
 }
 
+/* Take the state file for this process: a second daemon on the same file
+ * would interleave journal records and compact over the first's. */
+static int
+grant_lock(struct grants *gr, const char *state_file)
+{
+	char path[CONF_PATH + 8];
+
+	snprintf(path, sizeof(path), "%s.lock", state_file);
+	gr->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (gr->lock_fd < 0) {
+		log_err("state file lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(gr->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err("state file %s is in use by another wicketd", state_file);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build the session table, restore the store, open the firewall mirror
  * and start the expiry timer. */
 int
@@ -234,6 +258,7 @@ grant_start(struct gate *g)
 		return -1;
 	g->grants = gr;
 	gr->g = g;
+	gr->lock_fd = -1;
 	grant_session_conf(c, &sc);
 	gr->tab = session_table_create(&sc);
 	gr->nc = nonce_cache_create(NONCE_CAPACITY, grant_seed());
@@ -243,6 +268,8 @@ grant_start(struct gate *g)
 	}
 	g->sessions = gr->tab;
 	grant_mkdir_parent(c->state_file);
+	if (grant_lock(gr, c->state_file) < 0)
+		return -1;
 	memset(&ss, 0, sizeof(ss));
 	if (store_open(c->state_file, gr->tab, gr->nc, grant_now(),
 		grant_on_store_error, NULL, &ss, &gr->st) < 0) {
@@ -300,6 +327,8 @@ grant_stop(struct gate *g)
 		session_table_free(gr->tab);
 	if (g->fw)
 		firewall_close(g->fw);
+	if (gr->lock_fd >= 0)
+		close(gr->lock_fd);
 	g->fw = NULL;
 	g->sessions = NULL;
 	g->grants = NULL;

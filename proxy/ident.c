@@ -135,7 +135,7 @@ ident_seed(struct ident *id)
 	struct neigh_batch b = { 0 };
 	int n = neigh_dump(id->ifindex, ident_on_neigh, &b);
 
-	if (n >= 0) {
+	if (n >= 0 && b.n > 0) {
 		qsort(b.e, b.n, sizeof(b.e[0]), ident_age_cmp);
 		for (size_t i = 0; i < b.n; i++)
 			ident_learn(id, &b.e[i].ip, &b.e[i].mac);

@@ -44,18 +44,3 @@ firewall_close(struct firewall *fw)
 {
 	(void)fw;
 }
-
-/* Stand-in: no control socket in this build. */
-__attribute__((weak)) int
-control_start(struct gate *g)
-{
-	(void)g;
-	return 0;
-}
-
-/* Stand-in. */
-__attribute__((weak)) void
-control_stop(struct gate *g)
-{
-	(void)g;
-}
