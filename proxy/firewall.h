@@ -53,9 +53,11 @@ void firewall_close(struct firewall *fw);
  * Pure builders. Each writes NUL-terminated nft command text into buf and
  * returns its length like snprintf (a result >= size means truncated; call
  * with size 0 to measure), or 0 when an input is invalid (table name not
- * [A-Za-z][A-Za-z0-9_]*, address family not AF_INET/AF_INET6, nips above
- * FIREWALL_ENTRY_IPS). All inputs are binary, so no caller text can reach
- * the nft parser except the validated table name.
+ * [A-Za-z][A-Za-z0-9_]*, address family not AF_INET/AF_INET6, a sync
+ * entry with nips above FIREWALL_ENTRY_IPS, no address for _dst). All
+ * inputs are binary, so no caller text reaches the nft parser except the
+ * validated table name. Addresses are deduplicated, IPv4-mapped IPv6 ones
+ * written as IPv4.
  */
 
 /* True when name is usable as the nft table name. */
