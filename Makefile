@@ -29,16 +29,18 @@ FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 B        := build
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit unit-asan fuzz e2e demo clean purity
+.PHONY: all check unit unit-asan fuzz e2e demo clean purity FORCE
 all: $(B)/wicketd $(B)/wicketctl
 
 define flavour
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -MMD -MP -c $$< -o $$@
-$(1)/libwicket.a: $$(CORE_SRC:%.c=$(1)/obj/%.o)
+$(1)/srclist: FORCE
+	@mkdir -p $(1); echo '$$(CORE_SRC)' | cmp -s - $$@ || echo '$$(CORE_SRC)' > $$@
+$(1)/libwicket.a: $$(CORE_SRC:%.c=$(1)/obj/%.o) $(1)/srclist
 	@rm -f $$@
-	$$(AR) rcs $$@ $$^
+	$$(AR) rcs $$@ $$(filter %.o,$$^)
 $(1)/wicketd: $(1)/obj/proxy/main.o $(1)/libwicket.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/wicketctl: $(1)/obj/proxy/wicketctl.o $(1)/libwicket.a
@@ -80,9 +82,9 @@ FUZZ_CC := $(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iproxy $(PKG_CFLAGS)
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
-$(B)/fuzz/libfuzzcore.a: $(CORE_SRC:%.c=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/libfuzzcore.a: $(CORE_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/srclist
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(filter %.o,$^)
 $(B)/fuzz/%: $(B)/fuzz/obj/test/fuzz/%.o $(B)/fuzz/libfuzzcore.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 30
