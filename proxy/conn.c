@@ -531,10 +531,14 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 }
 
 /* A request broke a framing rule: answer with its status and close, and
- * never read the bytes after it as a request (design: framing policy). */
+ * never read the bytes after it as a request (design: framing policy).
+ * buf (may be NULL) holds the head so far: what the framer already
+ * understood of it goes into the audit record. */
 static void
-conn_framing_error(struct conn *c, uint16_t status, const char *why)
+conn_framing_error(struct conn *c, const char *buf, uint16_t status,
+    const char *why)
 {
+	const struct http_req *r = &c->req;
 	struct txn *t = txn_new(c);
 
 	c->g->st.framing_errors++;
@@ -543,7 +547,21 @@ conn_framing_error(struct conn *c, uint16_t status, const char *why)
 		c->closing = true;
 		return;
 	}
-	copy_field(t->method, sizeof(t->method), "-", 1);
+	if (buf != NULL && r->method_len > 0 && r->target_len > 0) {
+		const char *target = buf + r->target_off;
+		const char *q = memchr(target, '?', r->target_len);
+		copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
+		copy_field(t->path, sizeof(t->path), target,
+		    q ? (size_t)(q - target) : r->target_len);
+		if (r->n_host) {
+			copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
+			t->has_host = true;
+		}
+		t->head = http_token_eq(t->method, strlen(t->method), "head");
+	} else {
+		copy_field(t->method, sizeof(t->method), "-", 1);
+	}
+	t->bytes_in = r->head_len > r->scan ? r->head_len : r->scan;
 	t->verdict = V_DENY;
 	t->reason = "framing";
 	txn_answer(t, status, why, NULL, true);
@@ -658,7 +676,7 @@ conn_read_requests(struct conn *c)
 		if (rc == HTTP_MORE)
 			return;
 		if (rc == HTTP_ERROR) {
-			conn_framing_error(c, c->req.status, c->req.why);
+			conn_framing_error(c, buf, c->req.status, c->req.why);
 			return;
 		}
 		conn_request(c, in, buf);
@@ -875,7 +893,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
-	conn_framing_error(c, 408, "request head not completed in time");
+	conn_framing_error(c, NULL, 408, "request head not completed in time");
 	conn_pump(c);
 }
 
