@@ -10,6 +10,7 @@
 
 #include "audit.h"
 
+/* A request record, byte for byte: every field, escaping and null. */
 static void
 test_request_line(void **state)
 {

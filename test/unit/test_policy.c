@@ -22,6 +22,7 @@ struct row {
 	const char *reason;
 };
 
+/* Every row of the decision table gives its verdict and reason. */
 static void
 test_table(void **state)
 {
