@@ -786,6 +786,34 @@ def run_suite(name, tests, setup, teardown=None, after_each=None, argv=None):
     return 0 if failed == 0 else 1
 
 
+def check_daemon(gate, test, restart=None):
+    """Fail `test` if wicketd died or printed a sanitizer report; `restart()` after a crash."""
+    if not gate.alive():
+        err = gate.sanitizer_report() or tail(gate.stderr(), 40)
+        rc = gate.proc.returncode
+        if restart is not None:
+            restart()  # so that the next tests still run against a live daemon
+        raise AssertionError("wicketd died (exit %s) during %s; stderr:\n%s" % (rc, test.__name__, err))
+    if gate.sanitizer_errors():
+        raise AssertionError("sanitizer report in wicketd stderr:\n" + gate.sanitizer_report())
+
+
+def stop_checked(gate):
+    """Stop wicketd with SIGTERM; it must exit 0 with a clean sanitizer report."""
+    rc = gate.stop(check=True)
+    if rc not in (0, None):
+        raise AssertionError("wicketd exited with status %s on SIGTERM; stderr tail:\n%s" % (
+            rc, tail(gate.stderr(), 30)))
+
+
+def teardown_fixture(f):
+    """The usual suite teardown: stop f.gate (checked), then remove f.topo's namespaces."""
+    try:
+        stop_checked(f.gate)
+    finally:
+        f.topo.down()
+
+
 def indent(text, prefix="    "):
     """Indent every line of `text`."""
     return "\n".join(prefix + ln for ln in str(text).rstrip("\n").splitlines())

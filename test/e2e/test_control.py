@@ -506,13 +506,7 @@ TESTS = [
 
 def after_each(f, test):
     """After every test the daemon must be alive and sanitizer-clean."""
-    if not f.gate.alive():
-        err = f.gate.sanitizer_report() or h.tail(f.gate.stderr(), 40)
-        rc = f.gate.proc.returncode
-        f.restart()
-        raise AssertionError("wicketd died (exit %s) during %s; stderr:\n%s" % (rc, test.__name__, err))
-    if f.gate.sanitizer_errors():
-        raise AssertionError("sanitizer report in wicketd stderr:\n" + f.gate.sanitizer_report())
+    h.check_daemon(f.gate, test, restart=f.restart)
 
 
 def setup():
@@ -523,10 +517,7 @@ def setup():
 def teardown(f):
     """Stop the daemon (SIGTERM), check the sanitizers and that the socket is gone, remove the namespaces."""
     try:
-        rc = f.gate.stop(check=True)
-        if rc not in (0, None):
-            raise AssertionError("wicketd exited with status %s on SIGTERM; stderr tail:\n%s" % (
-                rc, h.tail(f.gate.stderr(), 30)))
+        h.stop_checked(f.gate)
         if os.path.exists(f.sock):
             raise AssertionError("control socket %s left behind at exit" % f.sock)
     finally:

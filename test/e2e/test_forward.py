@@ -582,13 +582,10 @@ def after_each(f, test):
         if rc != 0 or code != 200 or size != 1024:
             problems.append("fresh GET after %s: curl exit %d, status %d, %d bytes: %s" % (
                 test.__name__, rc, code, size, err))
-    if not f.gate.alive():
-        err = f.gate.sanitizer_report() or h.tail(f.gate.stderr(), 40)
-        problems.append("wicketd died (exit %s) during %s; stderr:\n%s" % (
-            f.gate.proc.returncode, test.__name__, err))
-        f.restart()
-    elif f.gate.sanitizer_errors():
-        problems.append("sanitizer report in wicketd stderr:\n" + f.gate.sanitizer_report())
+    try:
+        h.check_daemon(f.gate, test, restart=f.restart)
+    except AssertionError as e:
+        problems.append(str(e))
     if problems:
         raise AssertionError("\n".join(problems))
 
@@ -598,16 +595,5 @@ def setup():
     return Fixture()
 
 
-def teardown(f):
-    """Stop the daemon (SIGTERM), check the sanitizers, remove the namespaces."""
-    try:
-        rc = f.gate.stop(check=True)
-        if rc not in (0, None):
-            raise AssertionError("wicketd exited with status %s on SIGTERM; stderr tail:\n%s" % (
-                rc, h.tail(f.gate.stderr(), 30)))
-    finally:
-        f.topo.down()
-
-
 if __name__ == "__main__":
-    sys.exit(h.run_suite("test_forward", TESTS, setup, teardown=teardown, after_each=after_each))
+    sys.exit(h.run_suite("test_forward", TESTS, setup, teardown=h.teardown_fixture, after_each=after_each))

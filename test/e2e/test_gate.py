@@ -354,13 +354,10 @@ def after_each(f, test):
                 problems.append("fresh curl after %s got %r, expected 511" % (test.__name__, r.status_line))
         except AssertionError as e:
             problems.append("fresh curl after %s failed: %s" % (test.__name__, e))
-    if not f.gate.alive():
-        err = f.gate.sanitizer_report() or h.tail(f.gate.stderr(), 40)
-        problems.append("wicketd died (exit %s) during %s; stderr:\n%s" % (
-            f.gate.proc.returncode, test.__name__, err))
-        f.restart()  # so that the next tests still run against a live daemon
-    elif f.gate.sanitizer_errors():
-        problems.append("sanitizer report in wicketd stderr:\n" + f.gate.sanitizer_report())
+    try:
+        h.check_daemon(f.gate, test, restart=f.restart)
+    except AssertionError as e:
+        problems.append(str(e))
     if problems:
         raise AssertionError("\n".join(problems))
 
@@ -370,16 +367,5 @@ def setup():
     return Fixture()
 
 
-def teardown(f):
-    """Stop the daemon (SIGTERM), check the sanitizers, remove the namespaces."""
-    try:
-        rc = f.gate.stop(check=True)
-        if rc not in (0, None):
-            raise AssertionError("wicketd exited with status %s on SIGTERM; stderr tail:\n%s" % (
-                rc, h.tail(f.gate.stderr(), 30)))
-    finally:
-        f.topo.down()
-
-
 if __name__ == "__main__":
-    sys.exit(h.run_suite("test_gate", TESTS, setup, teardown=teardown, after_each=after_each))
+    sys.exit(h.run_suite("test_gate", TESTS, setup, teardown=h.teardown_fixture, after_each=after_each))

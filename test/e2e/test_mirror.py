@@ -173,21 +173,9 @@ TESTS = [
 
 def after_each(f, test):
     """The daemon must be alive with a clean sanitizer report after every test."""
-    if not f.gate.alive():
-        raise AssertionError("wicketd died during %s:\n%s" % (
-            test.__name__, f.gate.sanitizer_report() or h.tail(f.gate.stderr(), 30)))
-    if f.gate.sanitizer_errors():
-        raise AssertionError("sanitizer report:\n" + f.gate.sanitizer_report())
-
-
-def teardown(f):
-    """Stop the daemon and remove the namespaces."""
-    try:
-        f.gate.stop(check=True)
-    finally:
-        f.topo.down()
+    h.check_daemon(f.gate, test)
 
 
 if __name__ == "__main__":
-    sys.exit(h.run_suite("test_mirror", TESTS, lambda: Fixture(), teardown=teardown,
+    sys.exit(h.run_suite("test_mirror", TESTS, lambda: Fixture(), teardown=h.teardown_fixture,
                          after_each=after_each))
