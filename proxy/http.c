@@ -7,6 +7,8 @@
 
 enum { PH_START, PH_FIELDS, PH_DONE };
 
+#define LIST_EMPTY_OK 8 /* empty elements ignored in non-framing lists */
+
 /* RFC 9110 §5.6.2 tchar: the bytes allowed in a token. */
 static const uint8_t tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
@@ -197,13 +199,16 @@ parse_length(const char *v, size_t n, uint64_t *out)
 }
 
 /* Walk a comma-separated list value (RFC 9110 §5.6.1) calling fn on each
- * trimmed element; an empty element is an error here, because a gate in
- * front of unknown back ends must not guess how they count elements. */
+ * trimmed element. RFC 9110 §5.6.1.2 asks a recipient to ignore a
+ * reasonable number of empty elements: up to max_empty are ignored; in
+ * framing fields (max_empty 0) any is an error, because a gate in front of
+ * unknown back ends must not guess how they count elements. */
 static const char *
-list_walk(const char *v, size_t n, const char *(*fn)(void *, const char *, size_t),
-    void *arg)
+list_walk(const char *v, size_t n, unsigned max_empty,
+    const char *(*fn)(void *, const char *, size_t), void *arg)
 {
 	size_t i = 0;
+	unsigned empty = 0;
 
 	for (;;) {
 		size_t s = i, e;
@@ -214,11 +219,14 @@ list_walk(const char *v, size_t n, const char *(*fn)(void *, const char *, size_
 			s++;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
 			e--;
-		if (e == s)
-			return "empty list element";
-		const char *why = fn(arg, v + s, e - s);
-		if (why != NULL)
-			return why;
+		if (e == s) {
+			if (++empty > max_empty)
+				return "empty list element";
+		} else {
+			const char *why = fn(arg, v + s, e - s);
+			if (why != NULL)
+				return why;
+		}
 		if (i == n)
 			return NULL;
 		i++;
@@ -433,12 +441,12 @@ req_field(struct http_req *r, const char *buf, const struct field *f,
 			r->n_te++;
 		if (r->minor == 0)
 			return req_fail(r, 400, "Transfer-Encoding in HTTP/1.0");
-		if ((why = list_walk(f->value, f->vlen, te_element, &st)) != NULL)
+		if ((why = list_walk(f->value, f->vlen, 0, te_element, &st)) != NULL)
 			return req_fail(r, 400, why);
 	} else if (http_token_eq(f->name, f->nlen, "connection")) {
 		struct conn_state st = { &r->conn_close, &r->conn_keepalive,
 			&r->conn_upgrade };
-		if ((why = list_walk(f->value, f->vlen, conn_element, &st)) != NULL)
+		if ((why = list_walk(f->value, f->vlen, LIST_EMPTY_OK, conn_element, &st)) != NULL)
 			return req_fail(r, 400, why);
 	} else if (http_token_eq(f->name, f->nlen, "expect")) {
 		/* RFC 9110 §10.1.1: only 100-continue is defined, and a
@@ -654,16 +662,16 @@ http_resp_parse(struct http_resp *r, const char *buf, size_t len,
 		if ((why = field_split(buf + r->scan, ll, &f)) != NULL)
 			return resp_fail(r, why);
 		if (http_token_eq(f.name, f.nlen, "content-length")) {
-			if ((why = list_walk(f.value, f.vlen, resp_cl_element, r)) != NULL)
+			if ((why = list_walk(f.value, f.vlen, 0, resp_cl_element, r)) != NULL)
 				return resp_fail(r, why);
 		} else if (http_token_eq(f.name, f.nlen, "transfer-encoding")) {
 			struct te_state st = { &r->te_chunked, &r->te_other, false };
 			r->n_te = 1;
-			if ((why = list_walk(f.value, f.vlen, te_element, &st)) != NULL)
+			if ((why = list_walk(f.value, f.vlen, 0, te_element, &st)) != NULL)
 				return resp_fail(r, why);
 		} else if (http_token_eq(f.name, f.nlen, "connection")) {
 			struct conn_state st = { &r->conn_close, &r->conn_keepalive, NULL };
-			if ((why = list_walk(f.value, f.vlen, conn_element, &st)) != NULL)
+			if ((why = list_walk(f.value, f.vlen, LIST_EMPTY_OK, conn_element, &st)) != NULL)
 				return resp_fail(r, why);
 		}
 		r->scan = (uint32_t)next;

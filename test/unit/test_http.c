@@ -884,8 +884,9 @@ static const struct rule rules[] = {
 	R("Expect something else", H11 "Expect: something-else\r\n\r\n", 417),
 	R("Expect 100-continue with another", H11 "Expect: 100-continue, x\r\n\r\n", 417),
 	R("Expect empty", H11 "Expect:\r\n\r\n", 417),
-	/* Lists, RFC 9110 §5.6.1 (our choice: empty elements rejected). */
-	R("Connection empty element", H11 "Connection: close,\r\n\r\n", 400),
+	/* Lists, RFC 9110 §5.6.1.2: a few empty elements are ignored outside
+	 * framing fields (test_list_empty_elements); more than 8 are refused. */
+	R("Connection too many empty elements", H11 "Connection: close,,,,,,,,,\r\n\r\n", 400),
 	R("Connection non-token", H11 "Connection: \"close\"\r\n\r\n", 400),
 };
 
@@ -1203,8 +1204,10 @@ static const struct vresp resps[] = {
 	  false, HTTP_ERROR, 0, 0, 0, 0, false },
 	{ "Content_Length", "HTTP/1.1 200 OK\r\nContent_Length: 1\r\n\r\n",
 	  false, HTTP_ERROR, 0, 0, 0, 0, false },
-	{ "Connection empty element", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
-	  "Connection: close,\r\n\r\n", false, HTTP_ERROR, 0, 0, 0, 0, false },
+	{ "Connection empty element ignored", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+	  "Connection: , close,\r\n\r\n", false, HTTP_DONE, 200, 1, HTTP_BODY_LENGTH, 1, true },
+	{ "Content-Length list empty element", "HTTP/1.1 200 OK\r\nContent-Length: 1,\r\n\r\n",
+	  false, HTTP_ERROR, 0, 0, 0, 0, false },
 };
 
 #define NRESPS (sizeof(resps) / sizeof(resps[0]))
@@ -1332,6 +1335,24 @@ test_helpers(void **state)
 			CHECK(rules[i].name, strcmp(http_reason(rules[i].status), "Unknown") != 0);
 }
 
+/* RFC 9110 §5.6.1.2: empty elements of Connection are ignored (and the
+ * options around them still count); in Transfer-Encoding they are not. */
+static void
+test_list_empty_elements(void **state)
+{
+	static const char ok[] = "GET / HTTP/1.1\r\nHost: x\r\nConnection: ,close, ,\r\n\r\n";
+	static const char te[] = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,chunked\r\n\r\n";
+	struct http_req r;
+
+	(void)state;
+	http_req_init(&r);
+	assert_int_equal(http_req_parse(&r, ok, sizeof(ok) - 1, &LIM), HTTP_DONE);
+	assert_true(r.close);
+	http_req_init(&r);
+	assert_int_equal(http_req_parse(&r, te, sizeof(te) - 1, &LIM), HTTP_ERROR);
+	assert_int_equal(r.status, 400);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1367,7 @@ main(void)
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_response_limit),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_list_empty_elements),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
