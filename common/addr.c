@@ -8,19 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Value of one hex digit, or -1. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse "aa:bb:cc:dd:ee:ff" (or with '-') exactly; -1 on anything else. */
 int
 addr_mac_parse(const char *s, struct wk_mac *out)
@@ -30,7 +17,8 @@ addr_mac_parse(const char *s, struct wk_mac *out)
 	if (s == NULL || strlen(s) != 17)
 		return -1;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+		int hi = addr_hexval((unsigned char)s[i * 3]);
+		int lo = addr_hexval((unsigned char)s[i * 3 + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		if (i < 5) {

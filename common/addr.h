@@ -43,6 +43,16 @@ struct wk_cidr {
 #define WK_IP_STRLEN 46   /* INET6_ADDRSTRLEN */
 #define WK_SA_STRLEN 56   /* "[v6]:port" + NUL */
 
+/* Value of one hex digit (either case), or -1; shared by every parser. */
+static inline int
+addr_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
 int addr_mac_parse(const char *s, struct wk_mac *out);
 void addr_mac_format(const struct wk_mac *m, char out[WK_MAC_STRLEN]);
 bool addr_mac_equal(const struct wk_mac *a, const struct wk_mac *b);

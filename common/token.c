@@ -606,19 +606,6 @@ token_url_encode(const char *in, char *out, size_t outlen)
 	return (int)o;
 }
 
-/* Value of a hex digit (either case), or -1. */
-static int
-token_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one form-urlencoded component ('+' is a space, %HH a byte) into
  * out (NULL: validate only). 0, or -1 bad byte/escape, -2 too long. */
 static int
@@ -635,8 +622,8 @@ token_query_decode(const char *s, size_t len, char *out, size_t cap)
 			int hi, lo;
 			if (i + 2 >= len)
 				return -1;
-			hi = token_hexval(s[i + 1]);
-			lo = token_hexval(s[i + 2]);
+			hi = addr_hexval((unsigned char)s[i + 1]);
+			lo = addr_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);

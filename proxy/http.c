@@ -3,6 +3,8 @@
  * is rejected with the status the policy names, never repaired. */
 #include "http.h"
 
+#include "addr.h"
+
 #include <string.h>
 
 enum { PH_START, PH_FIELDS, PH_DONE };
@@ -40,18 +42,6 @@ static inline bool
 is_fvchar(uint8_t c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-/* Value of a hex digit or -1. */
-static inline int
-hexdig(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Lower-case an ASCII letter. */
@@ -306,7 +296,7 @@ host_valid(const char *v, size_t n)
 		if (i + 1 >= n || i == 0)
 			return false;
 		for (size_t k = 1; k <= i; k++)
-			if (hexdig((uint8_t)v[k]) < 0 && v[k] != ':' && v[k] != '.')
+			if (addr_hexval((uint8_t)v[k]) < 0 && v[k] != ':' && v[k] != '.')
 				return false;
 		i += 2;
 		if (i == n)
@@ -333,7 +323,7 @@ host_valid(const char *v, size_t n)
 		    (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL))
 			continue;
 		if (c == '%' && i + 2 < end &&
-		    hexdig((uint8_t)v[i + 1]) >= 0 && hexdig((uint8_t)v[i + 2]) >= 0) {
+		    addr_hexval((uint8_t)v[i + 1]) >= 0 && addr_hexval((uint8_t)v[i + 2]) >= 0) {
 			i += 2;
 			continue;
 		}
@@ -757,7 +747,7 @@ http_chunked_feed(struct http_chunked *c, const char *p, size_t n,
 		switch (c->state) {
 		case CH_SIZE0:
 		case CH_SIZE: {
-			int h = hexdig(b);
+			int h = addr_hexval(b);
 			if (h >= 0) {
 				if (c->ndigits >= 16)
 					return ch_fail(c, 400, "chunk size too long");
