@@ -31,24 +31,38 @@ jsonw_begin(struct jsonw *j, char *buf, size_t size)
 	raw(j, "{", 1);
 }
 
-/* Write an escaped string literal. */
+/* True for a byte that needs no escape inside a JSON string. */
+static inline bool
+plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Write an escaped string literal; runs of plain bytes go in one copy. */
 static void
 escaped(struct jsonw *j, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
 
 	raw(j, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+	while (i < n) {
+		size_t k = i;
+		while (k < n && plain((unsigned char)s[k]))
+			k++;
+		if (k > i)
+			raw(j, s + i, k - i);
+		if (k == n)
+			break;
+		unsigned char c = (unsigned char)s[k];
 		if (c == '"' || c == '\\') {
 			char q[2] = { '\\', (char)c };
 			raw(j, q, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
-			raw(j, e, 6);
 		} else {
-			raw(j, (const char *)&s[i], 1);
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			raw(j, e, 6);
 		}
+		i = k + 1;
 	}
 	raw(j, "\"", 1);
 }
