@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -860,15 +861,18 @@ def selftest():
 
 
 def demo(conf_path=None):
-    """Bring up the topology, an origin and wicketd with proxy.conf.example; show the 511 and audit line."""
+    """Bring up the topology, an origin and wicketd with proxy.conf.example, and walk
+    the whole flow a user sees: 511, the splash page, accept, the page loads."""
     check_prereqs()
     conf_path = conf_path or os.path.join(REPO, "proxy.conf.example")
     if not os.path.exists(conf_path):
         raise SetupError("config file not found: %s" % conf_path)
-    seen = False
+    ctl_bin = os.path.join(REPO, "build", "wicketctl")
+    ok = False
     with Topology() as t:
+        c = t.client
         print("demo: topology up: client %s (%s, MAC %s) -- br-lan [router %s] -- origin %s" % (
-            t.client.ns.name, CLIENT4, t.client.mac, LAN4, ORIGIN4))
+            c.ns.name, CLIENT4, c.mac, LAN4, ORIGIN4))
         t.start_origin()
         print("demo: origin server listening on %s:80 and [%s]:80" % (ORIGIN4, ORIGIN6))
         d = Wicketd(t, None, conf_file=conf_path)
@@ -877,33 +881,54 @@ def demo(conf_path=None):
         except RuntimeError as e:
             print("demo: %s" % e)
             return 1
+        socks = conf_values(d.conf_text, "control_socket")
+        ctl_sock = socks[-1] if socks else "/run/wicket/control.sock"
+
+        def ctl(*args):
+            """Run wicketctl against the demo daemon."""
+            p = subprocess.run([ctl_bin, "-s", ctl_sock] + list(args), capture_output=True, text=True)
+            return p.returncode, p.stdout + p.stderr
+
+        ctl("deny", c.mac)  # the default state file may remember an earlier demo
         print("demo: %s -d -f %s running in %s\n" % (os.path.relpath(d.binary, REPO), conf_path, t.router.name))
-        print("$ ip netns exec %s curl -si http://%s/" % (t.client.ns.name, ORIGIN4))
-        p = t.client.ns.run(["curl", "-q", "-si", "--noproxy", "*", "--max-time", "5",
-                             "http://%s/" % ORIGIN4], check=False, text=False)
-        sys.stdout.write(p.stdout.decode("utf-8", "replace"))
-        if not p.stdout.endswith(b"\n"):
-            sys.stdout.write("\n")
-        seen = p.stdout.startswith(b"HTTP/1.1 511 ")
-        lines = []
-        for _ in range(40):
-            if d.audit_path:
-                lines = d.audit_raw().decode("utf-8", "replace").splitlines()
-            else:  # audit_log "-" (the default): JSON lines on stderr
-                lines = [ln for ln in d.stderr().splitlines() if ln.startswith("{") and '"event"' in ln]
-            if lines:
-                break
-            time.sleep(0.05)
-        print("\naudit log (%s):" % (d.audit_path or "stderr"))
-        print(lines[-1] if lines else "(no audit line written)")
+
+        def step(title, args):
+            """Run curl in the client namespace, print what it shows, return the raw bytes."""
+            print("--- %s\n$ curl %s" % (title, " ".join(args)))
+            p = c.ns.run(["curl", "-q", "-si", "--noproxy", "*", "--max-time", "5"] + args,
+                         check=False, text=False)
+            out = p.stdout.decode("utf-8", "replace")
+            print(out if len(out) < 1500 else out[:1500] + "\n[...]")
+            return p.stdout
+
+        page = step("1. the client asks for a page and gets the gate's 511", ["http://%s/news" % ORIGIN4])
+        m = re.search(rb'href="([^"]+)"', page)
+        if page.startswith(b"HTTP/1.1 511 ") and m:
+            link = m.group(1).decode().replace("&amp;", "&")
+            splash = step("2. the browser follows the link to the splash page", [link])
+            fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', splash.decode("utf-8", "replace")))
+            if set(fields) >= {"url", "ts", "sig"}:
+                form = "&".join("%s=%s" % (k, urllib.parse.quote(v.replace("&amp;", "&"), safe=""))
+                                for k, v in fields.items())
+                acc = step("3. the user accepts the terms", ["-d", form, "http://%s/wicket/accept" % LAN4])
+                if acc.startswith(b"HTTP/1.1 303 "):
+                    got = step("4. the page it first asked for now loads through the gate",
+                               ["http://%s/news" % ORIGIN4])
+                    ok = got.startswith(b"HTTP/1.1 200 ")
+        rc, out = ctl("list")
+        print("--- 5. the operator's view\n$ wicketctl list\n%s" % out)
+        ctl("deny", c.mac)  # leave the default state file as we found it
+        lines = [ln for ln in (d.audit_raw().decode("utf-8", "replace").splitlines() if d.audit_path
+                 else d.stderr().splitlines()) if ln.startswith("{") and '"event"' in ln]
+        print("--- the audit log (%s)" % (d.audit_path or "stderr"))
+        print("\n".join(lines[-6:]) if lines else "(no audit line written)")
         rc = d.stop(check=False)
-        errs = d.sanitizer_errors()
-        if errs:
+        if d.sanitizer_errors():
             print("demo: sanitizer errors:\n" + d.sanitizer_report())
-            seen = False
+            ok = False
         log("wicketd exit status %s" % rc)
-    print("\ndemo: %s" % ("511 seen: the gate works" if seen else "FAILED: no 511 answer"))
-    return 0 if seen else 1
+    print("\ndemo: %s" % ("511, splash, accept, page loaded: the gate works" if ok else "FAILED"))
+    return 0 if ok else 1
 
 
 def shell():
