@@ -31,11 +31,17 @@ jsonw_begin(struct jsonw *j, char *buf, size_t size)
 	raw(j, "{", 1);
 }
 
+/* Bytes that need no escape inside a JSON string (RFC 8259 §7): printable
+ * ASCII except '"' and '\\'; a table keeps the scan to one load a byte. */
+static const uint8_t plain_tab[256] = {
+	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
 /* True for a byte that needs no escape inside a JSON string. */
 static inline bool
 plain(unsigned char c)
 {
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+	return plain_tab[c] != 0;
 }
 
 /* Write an escaped string literal; runs of plain bytes go in one copy. */
@@ -97,15 +103,20 @@ jsonw_strn(struct jsonw *j, const char *k, const char *val, size_t n)
 	escaped(j, val, n);
 }
 
-/* Add an unsigned number member. */
+/* Add an unsigned number member (digits written directly: this is on
+ * every request's path, and printf costs more than the rest of the line). */
 void
 jsonw_uint(struct jsonw *j, const char *k, uint64_t val)
 {
 	char num[24];
-	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
+	size_t i = sizeof(num);
 
+	do {
+		num[--i] = (char)('0' + val % 10);
+		val /= 10;
+	} while (val != 0);
 	key(j, k);
-	raw(j, num, (size_t)n);
+	raw(j, num + i, sizeof(num) - i);
 }
 
 /* Add a boolean member. */
@@ -136,16 +147,33 @@ jsonw_end(struct jsonw *j)
 	return j->len;
 }
 
-/* RFC 3339 UTC timestamp with milliseconds: 2026-11-22T03:04:05.678Z. */
+/* RFC 3339 UTC timestamp with milliseconds: 2026-11-22T03:04:05.678Z. The
+ * part up to the seconds is formatted once per second. */
 void
 jsonw_ts(int64_t ms, char out[JSONW_TS_LEN])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	static int64_t cached_sec = INT64_MIN;
+	static char prefix[JSONW_TS_LEN];
+	static size_t plen;
+	int64_t sec = ms / 1000;
+	unsigned frac = (unsigned)(ms % 1000);
 
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	snprintf(out, JSONW_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		int n;
+		if (gmtime_r(&t, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		n = snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
+		    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		plen = n > 0 && (size_t)n < sizeof(prefix) ? (size_t)n : 0;
+		cached_sec = sec;
+	}
+	memcpy(out, prefix, plen);
+	out[plen] = (char)('0' + frac / 100);
+	out[plen + 1] = (char)('0' + frac / 10 % 10);
+	out[plen + 2] = (char)('0' + frac % 10);
+	out[plen + 3] = 'Z';
+	out[plen + 4] = '\0';
 }

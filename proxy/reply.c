@@ -3,46 +3,76 @@
  * portal page would keep an admitted client away from the real site. */
 #include "reply.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "http.h"
 
-/* Append formatted text; *len becomes size when the buffer overflows. */
-__attribute__((format(printf, 4, 5))) static void
-put(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
+/* An append cursor over a caller's buffer; len > size marks overflow.
+ * Answers are built on every denied request, so no printf on this path. */
+struct out {
+	char *buf;
+	size_t size, len;
+};
 
-	if (*len >= size)
+/* Append n bytes. */
+static void
+out_mem(struct out *o, const char *s, size_t n)
+{
+	if (o->len > o->size || n > o->size - o->len) {
+		o->len = o->size + 1;
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *len, size - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size - *len)
-		*len = size;
-	else
-		*len += (size_t)n;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
 }
 
-/* Format an IMF-fixdate (RFC 9110 §5.6.7) for the Date field. */
+/* Append a NUL-terminated string. */
 static void
-imf_date(int64_t now_s, char out[64])
+out_str(struct out *o, const char *s)
+{
+	out_mem(o, s, strlen(s));
+}
+
+#define OUT_LIT(o, lit) out_mem((o), (lit), sizeof(lit) - 1)
+
+/* Append a number in decimal. */
+static void
+out_uint(struct out *o, uint64_t v)
+{
+	char num[24];
+	size_t i = sizeof(num);
+
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	out_mem(o, num + i, sizeof(num) - i);
+}
+
+/* The IMF-fixdate (RFC 9110 §5.6.7) of now_s for the Date field,
+ * formatted once per second. */
+static const char *
+imf_date(int64_t now_s)
 {
 	static const char *wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static int64_t cached = INT64_MIN;
+	static char date[64];
 	time_t t = (time_t)now_s;
 	struct tm tm;
 
+	if (now_s == cached)
+		return date;
 	if (gmtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7],
-	    tm.tm_mday, mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
+	snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    wd[tm.tm_wday % 7], tm.tm_mday, mo[tm.tm_mon % 12], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	cached = now_s;
+	return date;
 }
 
 /* Write status line, common fields and body; returns the length or 0
@@ -52,25 +82,33 @@ finish(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
     const char *ctype, const char *extra_name, const char *extra_val,
     const char *body, size_t blen)
 {
-	char date[64];
-	size_t len = 0;
+	struct out o = { buf, size, 0 };
 
-	imf_date(rc->now_s, date);
-	put(buf, size, &len, "HTTP/1.1 %u %s\r\nDate: %s\r\n", status,
-	    http_reason(status), date);
-	if (extra_name != NULL)
-		put(buf, size, &len, "%s: %s\r\n", extra_name, extra_val);
-	put(buf, size, &len,
-	    "Content-Type: %s\r\nCache-Control: no-store\r\nContent-Length: %zu\r\n"
-	    "Connection: %s\r\n\r\n",
-	    ctype, blen, rc->close ? "close" : "keep-alive");
-	if (!rc->head) {
-		if (len + blen >= size)
-			return 0;
-		memcpy(buf + len, body, blen);
-		len += blen;
+	OUT_LIT(&o, "HTTP/1.1 ");
+	out_uint(&o, status);
+	OUT_LIT(&o, " ");
+	out_str(&o, http_reason(status));
+	OUT_LIT(&o, "\r\nDate: ");
+	out_str(&o, imf_date(rc->now_s));
+	OUT_LIT(&o, "\r\n");
+	if (extra_name != NULL) {
+		out_str(&o, extra_name);
+		OUT_LIT(&o, ": ");
+		out_str(&o, extra_val);
+		OUT_LIT(&o, "\r\n");
 	}
-	return len >= size ? 0 : len;
+	OUT_LIT(&o, "Content-Type: ");
+	out_str(&o, ctype);
+	OUT_LIT(&o, "\r\nCache-Control: no-store\r\nContent-Length: ");
+	out_uint(&o, blen);
+	if (rc->close)
+		OUT_LIT(&o, "\r\nConnection: close\r\n\r\n");
+	else
+		OUT_LIT(&o, "\r\nConnection: keep-alive\r\n\r\n");
+	if (!rc->head)
+		out_mem(&o, body, blen);
+	/* Keep one byte free, as the callers always had. */
+	return o.len >= size ? 0 : o.len;
 }
 
 /* HTML-escape s into out (NUL-terminated); returns the length, or size
@@ -80,28 +118,29 @@ reply_html_escape(char *out, size_t size, const char *s)
 {
 	size_t len = 0;
 
-	for (; *s; s++) {
+	for (;;) {
+		size_t run = strcspn(s, "&<>\"'");
 		const char *rep = NULL;
+		if (len + run >= size)
+			return size;
+		memcpy(out + len, s, run);
+		len += run;
+		s += run;
 		switch (*s) {
+		case '\0': out[len] = '\0'; return len;
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: break;
+		default: rep = "&#39;"; break;
 		}
-		size_t k = rep ? strlen(rep) : 1;
+		size_t k = strlen(rep);
 		if (len + k >= size)
 			return size;
-		if (rep)
-			memcpy(out + len, rep, k);
-		else
-			out[len] = *s;
+		memcpy(out + len, rep, k);
 		len += k;
+		s++;
 	}
-	if (size > 0)
-		out[len] = '\0';
-	return len;
 }
 
 /* The 511 answer (RFC 6585 §6): a short page that links to and
@@ -111,22 +150,24 @@ size_t
 reply_511(char *buf, size_t size, const struct reply_ctx *rc, const char *link)
 {
 	char esc[6144], body[8192];
-	int n;
+	size_t elen = reply_html_escape(esc, sizeof(esc), link);
+	struct out o = { body, sizeof(body), 0 };
 
-	if (reply_html_escape(esc, sizeof(esc), link) >= sizeof(esc))
+	if (elen >= sizeof(esc))
 		return 0;
-	n = snprintf(body, sizeof(body),
-	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	OUT_LIT(&o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	    "<title>Network Authentication Required</title>\n"
-	    "<meta http-equiv=\"refresh\" content=\"0; url=%s\"></head>\n"
-	    "<body><h1>Network Authentication Required</h1>\n"
-	    "<p>You need to <a href=\"%s\">sign in to this network</a> "
-	    "before you can use it.</p></body></html>\n",
-	    esc, esc);
-	if (n < 0 || (size_t)n >= sizeof(body))
+	    "<meta http-equiv=\"refresh\" content=\"0; url=");
+	out_mem(&o, esc, elen);
+	OUT_LIT(&o, "\"></head>\n<body><h1>Network Authentication Required</h1>\n"
+	    "<p>You need to <a href=\"");
+	out_mem(&o, esc, elen);
+	OUT_LIT(&o, "\">sign in to this network</a> before you can use it.</p>"
+	    "</body></html>\n");
+	if (o.len >= sizeof(body))
 		return 0;
 	return finish(buf, size, rc, 511, "text/html; charset=utf-8", NULL, NULL,
-	    body, (size_t)n);
+	    body, o.len);
 }
 
 /* A redirect (302 for probes, 303 after a form) with a small HTML body
