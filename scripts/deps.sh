@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-dev
 libevent-dev libssl-dev libpcap-dev libcmocka-dev libnftables-dev libmnl-dev
 nftables iptables iproute2 curl ncat python3 procps openssl
-nginx-light haproxy wrk tcpdump"
+nginx-light haproxy wrk tcpdump valgrind"
 
 missing=""
 for p in $PKGS; do

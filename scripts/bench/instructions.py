@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+# instructions: a deterministic cost figure for wicketd's hot path -- the CPU
+# instructions one keep-alive request costs, counted by callgrind as the
+# difference between a 1,000- and a 5,000-request run in the e2e topology.
+"""Usage (root): python3 scripts/bench/instructions.py [deny|forward]
+
+deny: requests answered 511 (the default); forward: admitted by allow_ip and
+relayed to the origin. Prints "instructions per request: N".
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "test", "e2e"))
+
+import harness as h  # noqa: E402
+
+CLIENT = r"""
+import socket, sys
+n = int(sys.argv[1])
+s = socket.create_connection(("10.98.0.2", 80)); s.settimeout(10)
+req = b"GET /some/page?x=1 HTTP/1.1\r\nHost: 10.98.0.2\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+for i in range(n):
+    s.sendall(req)
+    buf = b""
+    while True:
+        buf += s.recv(65536)
+        if b"\r\n\r\n" in buf:
+            head, body = buf.split(b"\r\n\r\n", 1)
+            cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if len(body) >= int(cl[0].split(b":")[1]):
+                break
+"""
+
+
+def run(n, mode, out):
+    """Total instructions of a wicketd run serving n requests."""
+    conf = ("listen 0.0.0.0:3990\naudit_log {audit}\ncontrol_socket {tmp}/c.sock\n"
+            "state_file {tmp}/state\n")
+    if mode == "forward":
+        conf += "allow_ip 10.99.0.0/24\n"
+    with h.Topology() as t:
+        if mode == "forward":
+            t.start_origin()
+        g = t.start_wicketd(conf, binary="/usr/bin/valgrind",
+                            args=("--tool=callgrind", "--callgrind-out-file=" + out,
+                                  os.path.join(REPO, "build", "wicketd"), "-d"))
+        t.client.ns.run([sys.executable, "-c", CLIENT, str(n)], timeout=600)
+        g.stop(check=False, timeout=60)
+    with open(out) as f:
+        tot = [ln for ln in f if ln.startswith(("summary:", "totals:"))]
+    os.unlink(out)
+    return int(tot[-1].split()[1])
+
+
+def main():
+    """Measure and print."""
+    mode = sys.argv[1] if len(sys.argv) > 1 else "deny"
+    if mode not in ("deny", "forward"):
+        print(__doc__)
+        return 2
+    a = run(1000, mode, "/tmp/wicket-cg.1000.out")
+    b = run(5000, mode, "/tmp/wicket-cg.5000.out")
+    print("instructions per request (%s): %.0f" % (mode, (b - a) / 4000.0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
