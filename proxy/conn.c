@@ -84,6 +84,7 @@ struct conn {
 	uint64_t pleft;
 	bool up_connected, up_eof, up_reuse_ok, u_shut, c_shut;
 	bool client_eof, closing, lingering, paused_c, paused_u;
+	uint64_t tunnel_bytes;   /* relayed after a 101, not yet accounted */
 };
 
 static void conn_free(struct conn *c);
@@ -628,6 +629,19 @@ conn_request_body(struct conn *c, struct evbuffer *in)
 	return true;
 }
 
+/* Count tunnelled bytes (WebSocket after 101) against the client's
+ * session in batches, so that a long tunnel keeps its session alive and
+ * uses its quota like any other traffic through the gate. */
+static void
+conn_account_tunnel(struct conn *c)
+{
+	if (c->tunnel_bytes < 65536)
+		return;
+	if (c->id.mac != NULL && c->tunnel_bytes > 0)
+		grant_account(c->g, c->id.mac, c->tunnel_bytes);
+	c->tunnel_bytes = 0;
+}
+
 /* Frame and dispatch as many client requests as the buffer holds. */
 static void
 conn_read_requests(struct conn *c)
@@ -639,8 +653,11 @@ conn_read_requests(struct conn *c)
 	for (;;) {
 		size_t len = evbuffer_get_length(in);
 		if (c->rs == RS_TUNNEL) {
-			if (len && c->ub)
+			if (len && c->ub) {
+				c->tunnel_bytes += len;
 				evbuffer_add_buffer(bufferevent_get_output(c->ub), in);
+				conn_account_tunnel(c);
+			}
 			return;
 		}
 		if (c->rs == RS_STOP) {
@@ -952,7 +969,9 @@ conn_read_responses(struct conn *c)
 			return;
 		}
 		if (c->ps == PS_TUNNEL) {
+			c->tunnel_bytes += len;
 			evbuffer_add_buffer(out, in);
+			conn_account_tunnel(c);
 			return;
 		}
 		if (evbuffer_get_length(out) > OUT_HIGH) {
@@ -1126,6 +1145,8 @@ conn_free(struct conn *c)
 {
 	struct gate *g = c->g;
 
+	if (c->id.mac != NULL && c->tunnel_bytes > 0)
+		grant_account(g, c->id.mac, c->tunnel_bytes);
 	while (c->qh) {
 		struct txn *t = c->qh;
 		c->qh = t->next;

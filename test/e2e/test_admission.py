@@ -22,9 +22,11 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
+import origins  # noqa: E402
 
 O4 = h.ORIGIN4
 GARDEN4 = "10.98.0.3"
+WS4 = "10.98.0.5"     # the Python origin with a WebSocket echo
 PORTAL = "http://%s/login" % GARDEN4
 KEY = b"0123456789abcdef0123456789abcdef"
 CONF = """\
@@ -80,7 +82,10 @@ class Fixture:
             f.write(KEY + b"\n")
         self.conf = CONF % {"portal": PORTAL, "key": self.key, "tmp": t.tmp}
         try:
-            self.origin = t.start_origin()
+            origins.add_origin_addr(t, WS4, None)
+            # One origin answers on every address: 200 for plain GETs, and
+            # a WebSocket echo on /ws.
+            self.py = origins.PyOrigin(t, [O4, GARDEN4, WS4]).start()
             self.gate = t.start_wicketd(self.conf)
         except BaseException:
             shutil.rmtree(self.etc, ignore_errors=True)
@@ -168,6 +173,28 @@ def test_decision_per_request_on_one_connection(f):
     assert second.startswith("HTTP/1.1 511"), "request after deny on the same connection: %r" % second
 
 
+def test_tunnel_bytes_count_against_the_session(f):
+    """Bytes relayed through a WebSocket tunnel (after 101) are counted in the session."""
+    import json
+    r = f.ctl("allow", f.client.mac, "600")
+    assert r.returncode == 0, r.stderr
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    hs = ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (WS4, key)).encode()
+    frames = [origins.ws_frame(2, bytes([i]) * 60000, mask=b"\x01\x02\x03\x04") for i in range(5)]
+    rep = h.raw(f.client, WS4, 80, [hs] + frames, delay=0.2, half_close=True, timeout=10)
+    assert bytes(rep).startswith(b"HTTP/1.1 101 "), "no 101: %r" % bytes(rep)[:200]
+    assert len(rep) > 300000, "echo incomplete: %d bytes" % len(rep)
+    time.sleep(0.3)
+    r = f.ctl("show", "--json", f.client.mac)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout)
+    sess = got.get("session", got)
+    assert sess.get("bytes", 0) >= 600000, "session bytes %r after ~600 KB through the tunnel: %s" % (
+        sess.get("bytes"), r.stdout)
+    f.ctl("deny", f.client.mac)
+
+
 def test_key_readable_by_others_refused(f):
     """A grant_key file readable by group or others stops wicketd at start, with a reason."""
     bad = os.path.join(f.topo.tmp, "open.key")
@@ -191,6 +218,7 @@ TESTS = [
     test_gate_page_redirects_to_external_portal,
     test_walled_garden_host_by_address,
     test_decision_per_request_on_one_connection,
+    test_tunnel_bytes_count_against_the_session,
     test_key_readable_by_others_refused,
 ]
 
