@@ -254,9 +254,12 @@ fw_put_cmd(struct fw_out *o, const char *verb, const char *table,
 	fw_put(o, " }\n");
 }
 
-/* Admission (add) or removal (!add) of one client; see firewall.h. */
-size_t
-firewall_format_admit(char *buf, size_t size, const char *table,
+/* The commands that add (or, with !add, remove) mac's elements in the
+ * sets from `first` to FW_DST6; mac NULL for the bare-address sets. Each
+ * removal is preceded by an add of the same element, so that deleting an
+ * absent element is not an error (nft 1.0.6 has no `destroy`). */
+static size_t
+fw_format_kinds(char *buf, size_t size, const char *table, enum fw_kind first,
     const struct wk_mac *mac, const struct wk_ip *ips, size_t n, bool add)
 {
 	struct fw_out o;
@@ -264,8 +267,6 @@ firewall_format_admit(char *buf, size_t size, const char *table,
 	long m;
 
 	fw_out_init(&o, buf, size);
-	if (!firewall_table_valid(table) || mac == NULL || (n > 0 && ips == NULL))
-		return 0;
 	norm = calloc(n + 1, sizeof(*norm));
 	if (norm == NULL)
 		return 0;
@@ -274,7 +275,7 @@ firewall_format_admit(char *buf, size_t size, const char *table,
 		free(norm);
 		return 0;
 	}
-	for (enum fw_kind k = FW_MAC; k <= FW_DST6; k++) {
+	for (enum fw_kind k = first; k <= FW_DST6; k++) {
 		fw_put_cmd(&o, "add", table, k, mac, norm, (size_t)m);
 		if (!add)
 			fw_put_cmd(&o, "delete", table, k, mac, norm, (size_t)m);
@@ -283,33 +284,24 @@ firewall_format_admit(char *buf, size_t size, const char *table,
 	return fw_out_result(&o);
 }
 
+/* Admission (add) or removal (!add) of one client; see firewall.h. */
+size_t
+firewall_format_admit(char *buf, size_t size, const char *table,
+    const struct wk_mac *mac, const struct wk_ip *ips, size_t n, bool add)
+{
+	if (!firewall_table_valid(table) || mac == NULL || (n > 0 && ips == NULL))
+		return 0;
+	return fw_format_kinds(buf, size, table, FW_MAC, mac, ips, n, add);
+}
+
 /* Add (add) or remove (!add) bare addresses in the reply sets only. */
 size_t
 firewall_format_dst(char *buf, size_t size, const char *table,
     const struct wk_ip *ips, size_t n, bool add)
 {
-	struct fw_out o;
-	struct wk_ip *norm;
-	long m;
-
-	fw_out_init(&o, buf, size);
 	if (!firewall_table_valid(table) || n == 0 || ips == NULL)
 		return 0;
-	norm = calloc(n, sizeof(*norm));
-	if (norm == NULL)
-		return 0;
-	m = fw_ip_list(ips, n, norm);
-	if (m < 0) {
-		free(norm);
-		return 0;
-	}
-	for (enum fw_kind k = FW_DST4; k <= FW_DST6; k++) {
-		fw_put_cmd(&o, "add", table, k, NULL, norm, (size_t)m);
-		if (!add)
-			fw_put_cmd(&o, "delete", table, k, NULL, norm, (size_t)m);
-	}
-	free(norm);
-	return fw_out_result(&o);
+	return fw_format_kinds(buf, size, table, FW_DST4, NULL, ips, n, add);
 }
 
 /* Flush the five sets, then add every entry, FW_PER_LINE elements per
