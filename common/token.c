@@ -461,6 +461,15 @@ token_link_build(const struct token_key *key, const char *portal_url,
 	return (int)pos;
 }
 
+/* True when a signed time ts is neither older than max_age nor more than
+ * TOKEN_SPLASH_SKEW ahead of now (links and splash forms alike). */
+static bool
+token_fresh(uint64_t ts, uint64_t now, uint64_t max_age)
+{
+	return !((ts > now && ts - now > TOKEN_SPLASH_SKEW) ||
+	    (now > ts && now - ts > max_age));
+}
+
 /* Verify link parameters as a login server written in C would: signature,
  * then age (ts older than max_age, or more than TOKEN_SPLASH_SKEW ahead of
  * now, is TOKEN_EXPIRED). */
@@ -481,10 +490,7 @@ token_verify_link(const struct token_key *key, const char *mac,
 		return TOKEN_MALFORMED;
 	if ((r = token_check_sig(key, canon, len, want)) != TOKEN_OK)
 		return r;
-	if ((t > now && t - now > TOKEN_SPLASH_SKEW) ||
-	    (now > t && now - t > max_age))
-		return TOKEN_EXPIRED;
-	return TOKEN_OK;
+	return token_fresh(t, now, max_age) ? TOKEN_OK : TOKEN_EXPIRED;
 }
 
 /* Sign a grant (what an external login server does; tests use it). */
@@ -569,10 +575,7 @@ token_verify_splash(const struct token_key *key, const struct wk_mac *mac,
 		return TOKEN_MALFORMED;
 	if ((r = token_check_sig(key, canon, len, want)) != TOKEN_OK)
 		return r;
-	if ((t > now && t - now > TOKEN_SPLASH_SKEW) ||
-	    (now > t && now - t > max_age))
-		return TOKEN_EXPIRED;
-	return TOKEN_OK;
+	return token_fresh(t, now, max_age) ? TOKEN_OK : TOKEN_EXPIRED;
 }
 
 /* Percent-encode everything but RFC 3986 §2.3 unreserved characters

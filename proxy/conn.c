@@ -97,7 +97,7 @@ static void conn_on_up_write(struct bufferevent *bev, void *arg);
 static void conn_on_up_event(struct bufferevent *bev, short what, void *arg);
 static void conn_read_responses(struct conn *c);
 
-/* Milliseconds since the epoch, from the event loop's cached time. */
+/* Milliseconds since the epoch (wall clock: audit timestamps and Date). */
 int64_t
 gate_now_ms(void)
 {
@@ -347,7 +347,6 @@ conn_portal_body(struct conn *c, struct txn *t)
 	const char *why = NULL;
 	size_t n = 0;
 
-	(void)c;
 	if (body != NULL)
 		n = portal_answer(c->g, t->preq, body, blen, &rc, out, sizeof(out),
 		    &status, &why);

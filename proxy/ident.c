@@ -26,7 +26,6 @@ struct ident {
 	struct event *expire;
 	struct neigh_limit limit;
 	int ifindex;
-	uint64_t seeded;
 };
 
 /* Write an identity audit event: an address and the MACs involved. */
@@ -139,7 +138,6 @@ ident_seed(struct ident *id)
 		qsort(b.e, b.n, sizeof(b.e[0]), ident_age_cmp);
 		for (size_t i = 0; i < b.n; i++)
 			ident_learn(id, &b.e[i].ip, &b.e[i].mac);
-		id->seeded += b.n;
 	}
 	free(b.e);
 	return n;
