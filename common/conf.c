@@ -27,51 +27,54 @@ struct ckey {
 	size_t size;    /* buffer size of a string, element count of a list */
 	uint64_t min, max;
 	const char *def; /* default, for the docs test and conf_defaults */
+	bool restart;    /* a reload cannot apply it: it needs a restart */
 };
 
 #define F(f) offsetof(struct wk_conf, f)
 #define L(f, n) F(f), F(n), sizeof(((struct wk_conf *)0)->f) / sizeof(((struct wk_conf *)0)->f[0])
 #define S(f) F(f), 0, sizeof(((struct wk_conf *)0)->f)
 #define U(f) F(f), 0, 0
+#define LIVE false    /* last field: a reload applies it */
+#define RESTART true /* last field: only read at start-up */
 
 static const struct ckey keys[] = {
-	{ "listen", T_LISTEN, L(listen, n_listen), 0, 0, "0.0.0.0:3990 [::]:3990" },
-	{ "gateway_id", T_STR, S(gateway_id), 1, 0, "wicket" },
-	{ "portal_url", T_URL, S(portal_url), 0, 0, "" },
-	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-" },
-	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info" },
-	{ "max_connections", T_U32, U(max_connections), 1, 1000000, "4096" },
-	{ "max_request_line", T_SIZE, U(max_request_line), 64, 1 << 20, "8192" },
-	{ "max_header_bytes", T_SIZE, U(max_header_bytes), 256, 1 << 22, "32768" },
-	{ "max_headers", T_U32, U(max_headers), 1, 10000, "100" },
-	{ "max_body_bytes", T_SIZE, U(max_body_bytes), 0, UINT64_C(1) << 50, "1073741824" },
-	{ "require_length", T_METHODS, L(require_length, n_require_length), 0, 0, "POST PUT PATCH" },
-	{ "header_timeout", T_SECS, U(header_timeout), 1, 3600, "10" },
+	{ "listen", T_LISTEN, L(listen, n_listen), 0, 0, "0.0.0.0:3990 [::]:3990", RESTART },
+	{ "gateway_id", T_STR, S(gateway_id), 1, 0, "wicket", LIVE },
+	{ "portal_url", T_URL, S(portal_url), 0, 0, "", LIVE },
+	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-", RESTART },
+	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info", LIVE },
+	{ "max_connections", T_U32, U(max_connections), 1, 1000000, "4096", LIVE },
+	{ "max_request_line", T_SIZE, U(max_request_line), 64, 1 << 20, "8192", LIVE },
+	{ "max_header_bytes", T_SIZE, U(max_header_bytes), 256, 1 << 22, "32768", LIVE },
+	{ "max_headers", T_U32, U(max_headers), 1, 10000, "100", LIVE },
+	{ "max_body_bytes", T_SIZE, U(max_body_bytes), 0, UINT64_C(1) << 50, "1073741824", LIVE },
+	{ "require_length", T_METHODS, L(require_length, n_require_length), 0, 0, "POST PUT PATCH", LIVE },
+	{ "header_timeout", T_SECS, U(header_timeout), 1, 3600, "10", LIVE },
 	{ "probe_path", T_PROBE, L(probe_path, n_probe_path), 0, 0,
 	  "/generate_204 /gen_204 /hotspot-detect.html /library/test/success.html "
 	  "/connecttest.txt /ncsi.txt /canonical.html /success.txt "
-	  "/check_network_status.txt /kindle-wifi/wifistub.html" },
-	{ "probe_answer", T_PROBE_ANSWER, U(probe_answer), 0, 0, "302" },
-	{ "allow_ip", T_CIDR, L(allow_ip, n_allow_ip), 0, 0, "" },
-	{ "walled_garden", T_CIDRPORT, L(walled_garden, n_walled_garden), 0, 0, "" },
-	{ "walled_garden_host", T_HOST, L(walled_garden_host, n_walled_garden_host), 0, 0, "" },
-	{ "upstream_connect_timeout", T_SECS, U(upstream_connect_timeout), 1, 600, "10" },
-	{ "idle_timeout", T_SECS, U(idle_timeout), 1, 86400, "300" },
-	{ "interface", T_IFNAME, S(interface), 0, 0, "" },
-	{ "allow_mac", T_MAC, L(allow_mac, n_allow_mac), 0, 0, "" },
-	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536" },
-	{ "neighbour_ttl", T_SECS, U(neighbour_ttl), 10, 604800, "1200" },
-	{ "conflict_window", T_SECS, U(conflict_window), 1, 86400, "60" },
-	{ "session_timeout", T_SECS, U(session_timeout), 60, 31536000, "86400" },
-	{ "session_idle_timeout", T_SECS, U(session_idle_timeout), 0, 31536000, "0" },
-	{ "session_bytes", T_SIZE, U(session_bytes), 0, UINT64_C(1) << 60, "0" },
-	{ "control_socket", T_PATH, S(control_socket), 0, 0, "/run/wicket/control.sock" },
-	{ "grant_key", T_PATH, S(grant_key), 0, 0, "" },
-	{ "max_grant_seconds", T_SECS, U(max_grant_seconds), 60, 31536000, "86400" },
-	{ "state_file", T_PATH, S(state_file), 0, 0, "/var/lib/wicket/state" },
-	{ "splash_terms", T_PATH, S(splash_terms), 0, 0, "" },
-	{ "firewall", T_FIREWALL, U(firewall), 0, 0, "none" },
-	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket" },
+	  "/check_network_status.txt /kindle-wifi/wifistub.html", LIVE },
+	{ "probe_answer", T_PROBE_ANSWER, U(probe_answer), 0, 0, "302", LIVE },
+	{ "allow_ip", T_CIDR, L(allow_ip, n_allow_ip), 0, 0, "", LIVE },
+	{ "walled_garden", T_CIDRPORT, L(walled_garden, n_walled_garden), 0, 0, "", LIVE },
+	{ "walled_garden_host", T_HOST, L(walled_garden_host, n_walled_garden_host), 0, 0, "", LIVE },
+	{ "upstream_connect_timeout", T_SECS, U(upstream_connect_timeout), 1, 600, "10", LIVE },
+	{ "idle_timeout", T_SECS, U(idle_timeout), 1, 86400, "300", LIVE },
+	{ "interface", T_IFNAME, S(interface), 0, 0, "", RESTART },
+	{ "allow_mac", T_MAC, L(allow_mac, n_allow_mac), 0, 0, "", LIVE },
+	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536", RESTART },
+	{ "neighbour_ttl", T_SECS, U(neighbour_ttl), 10, 604800, "1200", RESTART },
+	{ "conflict_window", T_SECS, U(conflict_window), 1, 86400, "60", RESTART },
+	{ "session_timeout", T_SECS, U(session_timeout), 60, 31536000, "86400", LIVE },
+	{ "session_idle_timeout", T_SECS, U(session_idle_timeout), 0, 31536000, "0", LIVE },
+	{ "session_bytes", T_SIZE, U(session_bytes), 0, UINT64_C(1) << 60, "0", LIVE },
+	{ "control_socket", T_PATH, S(control_socket), 0, 0, "/run/wicket/control.sock", RESTART },
+	{ "grant_key", T_PATH, S(grant_key), 0, 0, "", LIVE },
+	{ "max_grant_seconds", T_SECS, U(max_grant_seconds), 60, 31536000, "86400", LIVE },
+	{ "state_file", T_PATH, S(state_file), 0, 0, "/var/lib/wicket/state", RESTART },
+	{ "splash_terms", T_PATH, S(splash_terms), 0, 0, "", LIVE },
+	{ "firewall", T_FIREWALL, U(firewall), 0, 0, "none", RESTART },
+	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket", RESTART },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -87,6 +90,14 @@ const char *
 conf_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
+}
+
+/* True when key i is read only at start-up, so that a reload must say
+ * "needs a restart" for it instead of ignoring a change. */
+bool
+conf_key_restart(size_t i)
+{
+	return i < NKEYS && keys[i].restart;
 }
 
 /* Default of key i as written in proxy.conf.example (for the docs test). */

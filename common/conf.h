@@ -84,5 +84,6 @@ int conf_load(struct wk_conf *c, const char *path, struct conf_errors *errs);
 size_t conf_nkeys(void);
 const char *conf_key_name(size_t i);
 const char *conf_key_default(size_t i);
+bool conf_key_restart(size_t i);
 
 #endif

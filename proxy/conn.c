@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "garden.h"
 #include "gate.h"
 #include "grant.h"
@@ -97,26 +98,6 @@ static void conn_on_up_write(struct bufferevent *bev, void *arg);
 static void conn_on_up_event(struct bufferevent *bev, short what, void *arg);
 static void conn_read_responses(struct conn *c);
 
-/* Milliseconds since the epoch (wall clock: audit timestamps and Date). */
-int64_t
-gate_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds of a monotonic clock, for ageing and rate limits. */
-uint64_t
-gate_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Copy at most n bytes into a fixed field, NUL-terminated. */
 static void
 copy_field(char *dst, size_t size, const char *src, size_t n)
@@ -133,7 +114,7 @@ txn_log(struct conn *c, const struct txn *t)
 {
 	char line[AUDIT_LINE_MAX];
 	struct audit_req r = {
-		.ts_ms = gate_now_ms(),
+		.ts_ms = clock_wall_ms(),
 		.client_ip = c->cip_s,
 		.mac = c->id.mac ? c->mac_s : NULL,
 		.mac_random = c->mac_random,
@@ -165,7 +146,7 @@ txn_new(struct conn *c)
 
 	if (t == NULL)
 		return NULL;
-	t->t0_ms = gate_now_ms();
+	t->t0_ms = clock_wall_ms();
 	t->reason = "";
 	if (c->qt)
 		c->qt->next = t;
@@ -218,7 +199,7 @@ txn_answer(struct txn *t, unsigned status, const char *why,
 {
 	char buf[16384];
 	struct reply_ctx rc = { .head = t->head, .close = close,
-		.now_s = gate_now_ms() / 1000 };
+		.now_s = clock_wall_ms() / 1000 };
 	size_t n;
 
 	if (status == 511)
@@ -293,7 +274,7 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 	const struct http_req *r = &c->req;
 	struct portal_req *pr = calloc(1, sizeof(*pr));
 	struct reply_ctx rc = { .head = t->head, .close = r->close,
-		.now_s = gate_now_ms() / 1000 };
+		.now_s = clock_wall_ms() / 1000 };
 	char out[16384];
 	unsigned status = 500;
 	const char *why = NULL;
@@ -339,7 +320,7 @@ static void
 conn_portal_body(struct conn *c, struct txn *t)
 {
 	struct reply_ctx rc = { .head = false, .close = t->close_after,
-		.now_s = gate_now_ms() / 1000 };
+		.now_s = clock_wall_ms() / 1000 };
 	size_t blen = evbuffer_get_length(t->collect);
 	const char *body = (const char *)evbuffer_pullup(t->collect, -1);
 	char out[16384];

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "ctlproto.h"
 #include "gate.h"
 #include "grant.h"
@@ -136,10 +137,10 @@ static struct ctl_clock
 control_clock(void)
 {
 	struct ctl_clock clk;
-	int64_t wall = gate_now_ms();
+	int64_t wall = clock_wall_ms();
 
 	clk.wall_ms = wall > 0 ? (uint64_t)wall : 0;
-	clk.mono_ms = gate_mono_ms();
+	clk.mono_ms = clock_mono_ms();
 	return clk;
 }
 

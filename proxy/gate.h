@@ -48,9 +48,7 @@ struct gate {
 	const char *conf_path;
 };
 
-int64_t gate_now_ms(void);
 int gate_reload(struct gate *g, char *err, size_t errlen);
-uint64_t gate_mono_ms(void);
 
 /* ident.c */
 int ident_start(struct gate *g);

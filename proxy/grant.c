@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "firewall.h"
 #include "gate.h"
 #include "log.h"
@@ -44,7 +45,7 @@ struct grants {
 uint64_t
 grant_now(void)
 {
-	return (uint64_t)time(NULL);
+	return clock_wall_s();
 }
 
 /* A random 64-bit seed for the hash tables. */
@@ -78,7 +79,7 @@ grant_audit(const char *event, const struct session *s, const char *source)
 	char line[AUDIT_LINE_MAX], m[WK_MAC_STRLEN];
 	struct jsonw j;
 
-	audit_begin(&j, line, sizeof(line), gate_now_ms(), event);
+	audit_begin(&j, line, sizeof(line), clock_wall_ms(), event);
 	addr_mac_format(&s->mac, m);
 	jsonw_str(&j, "mac", m);
 	jsonw_str(&j, "source", source ? source : session_source_name(s->source));
@@ -97,7 +98,7 @@ grant_addrs(struct gate *g, const struct wk_mac *mac, struct wk_ip *out, size_t 
 	struct client_ident ci;
 	size_t n = 0;
 
-	if (g->reg == NULL || !registry_lookup_mac(g->reg, mac, gate_mono_ms(), &ci))
+	if (g->reg == NULL || !registry_lookup_mac(g->reg, mac, clock_mono_ms(), &ci))
 		return 0;
 	for (unsigned i = 0; i < ci.naddrs && n < max; i++)
 		out[n++] = ci.addrs[i].ip;

@@ -10,6 +10,7 @@
 
 #include "arpframe.h"
 #include "audit.h"
+#include "clock.h"
 #include "gate.h"
 #include "grant.h"
 #include "log.h"
@@ -36,7 +37,7 @@ ident_audit(const char *event, const struct wk_ip *ip, const struct wk_mac *mac,
 	char line[AUDIT_LINE_MAX], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
 	struct jsonw j;
 
-	audit_begin(&j, line, sizeof(line), gate_now_ms(), event);
+	audit_begin(&j, line, sizeof(line), clock_wall_ms(), event);
 	addr_ip_format(ip, ips);
 	jsonw_str(&j, "ip", ips);
 	addr_mac_format(mac, m);
@@ -53,7 +54,7 @@ static void
 ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac)
 {
 	struct registry_event ev;
-	int k = registry_learn(id->g->reg, ip, mac, gate_mono_ms(), &ev);
+	int k = registry_learn(id->g->reg, ip, mac, clock_mono_ms(), &ev);
 
 	if (k < 0)
 		return;
@@ -151,7 +152,7 @@ ident_on_expire(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	registry_expire(id->g->reg, gate_mono_ms());
+	registry_expire(id->g->reg, clock_mono_ms());
 }
 
 /* Build the registry, seed it from the kernel and start the sniffer. */
@@ -206,7 +207,7 @@ void
 ident_identify(struct gate *g, struct policy_in *in)
 {
 	struct client_ident ci;
-	uint64_t now = gate_mono_ms();
+	uint64_t now = clock_mono_ms();
 	bool found = registry_lookup_ip(g->reg, &in->client, now, &ci);
 
 	if (!found && neigh_limit_take(&g->ident->limit, now) &&

@@ -14,6 +14,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "clock.h"
+
 #define NEIGH_BUF_SIZE 32768	/* the largest dump skb the kernel builds */
 #define NEIGH_RECV_TIMEOUT_MS 100
 
@@ -185,17 +187,6 @@ dump_entry(const struct neigh_entry *e, void *arg)
 		ctx->cb(e, ctx->arg);
 }
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Send one RTM_GETNEIGH dump request for family (filtered by ifindex). */
 static int
 dump_request(int fd, int family, int ifindex, uint32_t seq)
@@ -246,7 +237,7 @@ dump_receive(int fd, uint8_t *buf, int ifindex, struct dump_ctx *ctx, uint64_t d
 		struct iovec iov = { buf, NEIGH_BUF_SIZE };
 		struct msghdr msg;
 		struct timeval tv;
-		uint64_t now = mono_ms(), left;
+		uint64_t now = clock_mono_ms(), left;
 		ssize_t n;
 		int rc, err;
 
@@ -298,7 +289,7 @@ neigh_dump(int ifindex, neigh_cb cb, void *arg)
 	struct dump_ctx ctx = { cb, arg, 0 };
 	struct sockaddr_nl local;
 	uint8_t *buf = NULL;
-	uint64_t deadline = mono_ms() + NEIGH_DUMP_DEADLINE_MS;
+	uint64_t deadline = clock_mono_ms() + NEIGH_DUMP_DEADLINE_MS;
 	int fd, saved;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);

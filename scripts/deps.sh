@@ -7,7 +7,9 @@ set -eu
 PKGS="build-essential pkg-config clang llvm libclang-rt-dev
 libevent-dev libssl-dev libpcap-dev libcmocka-dev libnftables-dev libmnl-dev
 nftables iptables iproute2 curl ncat python3 procps openssl
-nginx-light haproxy wrk tcpdump valgrind"
+nginx-light haproxy wrk tcpdump valgrind
+libradcli-dev freeradius freeradius-utils dnsmasq libcap-ng-dev libseccomp-dev
+mandoc chromium chromium-driver systemd linux-perf"
 
 missing=""
 for p in $PKGS; do
