@@ -33,6 +33,8 @@ struct gate {
 	const char *methods[CONF_MAX_METHODS];
 	struct listener *listeners;
 	struct conn *conns;     /* every live connection, for shutdown */
+	struct event *recheck;  /* conn_client_ended's deferred pass */
+	bool recheck_all;       /* ... for every connection (reload) */
 	unsigned nconns;
 	bool paused;            /* listeners disabled at max_connections */
 	struct gate_stats st;
@@ -48,24 +50,36 @@ struct gate {
 	const char *conf_path;
 };
 
+/* gate.c: configuration as a library (start-up, SIGHUP, wicketctl). */
+struct conf_errors;
+struct wk_conf *gate_conf_load(const char *path, struct conf_errors *errs,
+    bool print);
+void gate_apply_conf(struct gate *g, struct wk_conf *c);
 int gate_reload(struct gate *g, char *err, size_t errlen);
 
 /* ident.c */
 int ident_start(struct gate *g);
 void ident_identify(struct gate *g, struct policy_in *in);
 void ident_stop(struct gate *g);
-void gate_apply_conf(struct gate *g, struct wk_conf *c);
 
-/* conn.c */
+/* txn.c: client connections (the listener hands them over through the
+ * accept callback it is given). */
+typedef void (*gate_accept_cb)(struct gate *g, int fd,
+    const struct sockaddr *peer, int plen);
 void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen);
 void conn_free_all(struct gate *g);
+/* A session ended (revoke, expiry, quota) for mac, or the configuration
+ * changed (mac NULL: every client): each connection of that client that
+ * is no longer admitted closes what it relays within this loop pass, and
+ * answers 511 at its next request head. */
+void conn_client_ended(struct gate *g, const struct wk_mac *mac);
 
 /* control.c */
 int control_start(struct gate *g);
 void control_stop(struct gate *g);
 
 /* listener.c */
-int listener_open_all(struct gate *g);
+int listener_open_all(struct gate *g, gate_accept_cb on_accept);
 void listener_pause(struct gate *g, bool pause);
 void listener_close_all(struct gate *g);
 

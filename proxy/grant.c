@@ -173,6 +173,7 @@ grant_on_session_event(const struct session *s, enum session_event ev, void *arg
 		log_warn("state file: cannot record a session end");
 	grant_audit(ev == SESSION_EV_QUOTA ? "quota" : "expire", s, NULL);
 	g->grants->fw_dirty = true;
+	conn_client_ended(g, &s->mac);
 }
 
 /* Once a second: expire sessions and nonces, reconcile and compact. */
@@ -397,6 +398,7 @@ grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
 		snprintf(err, errlen, "no session for this MAC");
 		return -1;
 	}
+	conn_client_ended(g, mac); /* its open relays close in this pass */
 	if (store_append_session(gr->st, s, true) < 0) {
 		snprintf(err, errlen, "cannot write the state file");
 		return -1;

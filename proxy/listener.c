@@ -1,6 +1,6 @@
 /* listener: the listening sockets from `listen` lines (IPv4 and IPv6,
  * v6-only so both families can share a port) and the accept path into
- * conn_accept, paused while max_connections is reached. */
+ * the callback it is given, paused while max_connections is reached. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,27 +16,32 @@
 
 struct listener {
 	struct listener *next;
+	struct gate *g;
+	gate_accept_cb on_accept;
 	struct evconnlistener *ev;
 	char name[WK_SA_STRLEN];
 };
 
 /* Hand an accepted socket to the connection layer. */
 static void
-listener_on_accept(struct evconnlistener *l, evutil_socket_t fd,
+listener_on_accept(struct evconnlistener *ev, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
-	(void)l;
-	conn_accept(arg, fd, sa, len);
+	struct listener *l = arg;
+
+	(void)ev;
+	l->on_accept(l->g, fd, sa, len);
 }
 
 /* Log accept errors (EMFILE and friends) and keep serving. */
 static void
-listener_on_error(struct evconnlistener *l, void *arg)
+listener_on_error(struct evconnlistener *ev, void *arg)
 {
-	struct gate *g = arg;
+	struct listener *l = arg;
+	struct gate *g = l->g;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)l;
+	(void)ev;
 	g->st.refused++;
 	log_warn("accept: %s", evutil_socket_error_to_string(err));
 }
@@ -62,9 +67,10 @@ listener_socket(const struct sockaddr *sa)
 	return fd;
 }
 
-/* Open every configured listen address; all or nothing. */
+/* Open every configured listen address, handing accepted sockets to
+ * on_accept; all or nothing. */
 int
-listener_open_all(struct gate *g)
+listener_open_all(struct gate *g, gate_accept_cb on_accept)
 {
 	for (size_t i = 0; i < g->conf->n_listen; i++) {
 		const struct sockaddr *sa = &g->conf->listen[i].sa;
@@ -73,6 +79,8 @@ listener_open_all(struct gate *g)
 
 		if (l == NULL)
 			return -1;
+		l->g = g;
+		l->on_accept = on_accept;
 		addr_sa_format(sa, l->name);
 		fd = listener_socket(sa);
 		if (fd < 0) {
@@ -80,7 +88,7 @@ listener_open_all(struct gate *g)
 			free(l);
 			return -1;
 		}
-		l->ev = evconnlistener_new(g->base, listener_on_accept, g,
+		l->ev = evconnlistener_new(g->base, listener_on_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 		if (l->ev == NULL) {
 			close(fd);

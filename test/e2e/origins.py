@@ -25,6 +25,7 @@ The Python origin (`serve`, keep-alive, answers 100 Continue) by path:
     /hang                      reads the request and never answers
     /reset                     head with Content-Length 1000000, 100000 bytes, then RST (SO_LINGER 0)
     /status/NNN                that status with a short body
+    /pace?bytes=N&rate=R       N bytes (Content-Length) sent at about R bytes per second, in 1 KiB writes
     anything else              200 "py-origin: METHOD TARGET"
 """
 
@@ -502,7 +503,21 @@ def _handle(sock, peer, log):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 log.write({"event": "reset", "peer": peer})
                 break
-            if path.startswith("/status/"):
+            if path == "/pace":
+                q = dict(kv.split("=", 1) for kv in target.partition("?")[2].split("&") if "=" in kv)
+                n, rate = int(q.get("bytes", "1048576")), max(1, int(q.get("rate", "65536")))
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                             b"Content-Length: %d\r\n%s\r\n" % (n, extra))
+                t0, sent = time.monotonic(), 0
+                while sent < n:
+                    k = min(1024, n - sent)
+                    sock.sendall(b"p" * k)
+                    sent += k
+                    delay = t0 + sent / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                log.write({"event": "paced", "peer": peer, "bytes": sent})
+            elif path.startswith("/status/"):
                 code = int(path.split("/")[2])
                 _send_response(sock, code, b"status %d\n" % code, extra=extra, head_only=(method == "HEAD"))
             elif path == "/upload" or method in ("POST", "PUT"):

@@ -1,7 +1,7 @@
-/* conn: one intercepted client connection -- its requests framed one by
- * one, each decided, answered locally or relayed to the original
- * destination, with answers kept in request order. conn_free is the only
- * function that frees a connection. */
+/* txn: the client side of an intercepted connection -- accept, its
+ * requests framed one by one, each decided, answered locally or handed to
+ * the relay (relay.c), answers kept in request order, one audit line per
+ * request. conn_free is the only function that frees a connection. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,82 +21,11 @@
 #include "origdst.h"
 #include "portal.h"
 #include "reply.h"
+#include "txn.h"
 
-#define OUT_HIGH (256 * 1024) /* stop reading the other side above this */
-#define MAX_PIPELINE 16       /* requests in flight per connection */
-#define LINGER_SECS 2         /* drain after the final answer (RFC 9112 §9.6) */
-#define RESP_HEAD_MAX 65536
-
-/* Where the request side of a connection is. */
-enum rstate {
-	RS_HEAD,    /* framing the next request head */
-	RS_BODY,    /* reading a request body (length or chunked) */
-	RS_WAIT,    /* an upgrade request is out: wait for its answer */
-	RS_TUNNEL,  /* after 101: opaque bytes both ways */
-	RS_STOP,    /* no further request will be read */
-};
-
-/* Where the response side (upstream) is. */
-enum pstate { PS_HEAD, PS_LENGTH, PS_CHUNKED, PS_CLOSE, PS_TUNNEL };
-
-/* One request on the connection, from its head to the end of its answer. */
-struct txn {
-	struct txn *next;
-	enum verdict verdict;
-	const char *reason;
-	const char *error;
-	struct evbuffer *answer; /* local answer, once it is built */
-	struct evbuffer *collect; /* body for the portal's accept form */
-	struct portal_req *preq; /* the portal request waiting for its body */
-	bool relayed;             /* the answer comes from the upstream */
-	bool head, upgrade, close_after, sent;
-	unsigned status, upstream_status;
-	uint64_t bytes_in, bytes_out;
-	int64_t t0_ms;
-	char method[HTTP_MAX_METHOD + 1];
-	char host[128];
-	char path[256];
-	bool has_host;
-};
-
-struct conn {
-	struct conn *next, *prev;
-	struct gate *g;
-	struct bufferevent *cb, *ub;
-	struct event *timer;
-	union wk_sockaddr peer, local, dst;
-	struct policy_in id;
-	char cip_s[WK_IP_STRLEN], dst_s[WK_SA_STRLEN], mac_s[WK_MAC_STRLEN];
-	bool mac_random;
-	/* request side */
-	enum rstate rs;
-	struct http_req req;
-	struct http_chunked rch;
-	enum http_body rbody;
-	uint64_t rleft;
-	struct txn *rtxn;        /* the txn whose body is being read */
-	/* answers in request order */
-	struct txn *qh, *qt;
-	unsigned nq;
-	/* upstream */
-	enum pstate ps;
-	struct http_resp resp;
-	struct http_chunked pch;
-	uint64_t pleft;
-	bool up_connected, up_eof, up_reuse_ok, u_shut, c_shut;
-	bool client_eof, closing, lingering, paused_c, paused_u;
-	uint64_t tunnel_bytes;   /* relayed after a 101, not yet accounted */
-};
-
-static void conn_free(struct conn *c);
-static void conn_pump(struct conn *c);
 static void conn_on_client_read(struct bufferevent *bev, void *arg);
 static void conn_on_client_write(struct bufferevent *bev, void *arg);
 static void conn_on_client_event(struct bufferevent *bev, short what, void *arg);
-static void conn_on_up_read(struct bufferevent *bev, void *arg);
-static void conn_on_up_write(struct bufferevent *bev, void *arg);
-static void conn_on_up_event(struct bufferevent *bev, short what, void *arg);
-static void conn_read_responses(struct conn *c);
 
 /* Copy at most n bytes into a fixed field, NUL-terminated. */
 static void
@@ -170,7 +99,7 @@ txn_free(struct txn *t)
 }
 
 /* Remove the head of the queue after its answer was delivered, logging it. */
-static void
+void
 txn_done(struct conn *c)
 {
 	struct txn *t = c->qh;
@@ -180,8 +109,8 @@ txn_done(struct conn *c)
 		grant_account(c->g, c->id.mac, t->bytes_in + t->bytes_out);
 	c->g->st.bytes_in += t->bytes_in;
 	c->g->st.bytes_out += t->bytes_out;
-	if (t->close_after)
-		c->closing = true;
+	if (t->close_after && c->ls == LS_OPEN)
+		c->ls = LS_CLOSING;
 	if (c->rtxn == t)
 		c->rtxn = NULL;
 	c->qh = t->next;
@@ -193,7 +122,7 @@ txn_done(struct conn *c)
 
 /* Turn a transaction into a locally generated answer of the given status:
  * the bytes wait in t->answer until every earlier answer has gone out. */
-static void
+void
 txn_answer(struct txn *t, unsigned status, const char *why,
     const char *location, bool close)
 {
@@ -339,7 +268,7 @@ conn_portal_body(struct conn *c, struct txn *t)
 }
 
 /* Stop or resume reading from a bufferevent for backpressure. */
-static void
+void
 conn_throttle(struct bufferevent *bev, bool *paused, bool pause)
 {
 	if (bev == NULL || *paused == pause)
@@ -349,72 +278,6 @@ conn_throttle(struct bufferevent *bev, bool *paused, bool pause)
 		bufferevent_disable(bev, EV_READ);
 	else
 		bufferevent_enable(bev, EV_READ);
-}
-
-/* Open the upstream connection to the original destination, once per
- * client connection (again only after an idle upstream went away). */
-static int
-conn_upstream_open(struct conn *c)
-{
-	struct timeval tv = { c->g->conf->upstream_connect_timeout, 0 };
-
-	if (c->ub != NULL)
-		return 0;
-	c->ub = bufferevent_socket_new(c->g->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (c->ub == NULL)
-		return -1;
-	bufferevent_setcb(c->ub, conn_on_up_read, conn_on_up_write, conn_on_up_event, c);
-	bufferevent_setwatermark(c->ub, EV_WRITE, OUT_HIGH / 2, 0);
-	bufferevent_set_timeouts(c->ub, &tv, &tv); /* connect; reset on connect */
-	c->up_connected = c->up_eof = c->u_shut = false;
-	c->up_reuse_ok = true;
-	c->ps = PS_HEAD;
-	c->paused_u = false;
-	http_resp_init(&c->resp);
-	if (bufferevent_socket_connect(c->ub, &c->dst.sa, (int)addr_sa_len(&c->dst.sa)) < 0) {
-		bufferevent_free(c->ub);
-		c->ub = NULL;
-		return -1;
-	}
-	bufferevent_enable(c->ub, EV_READ | EV_WRITE);
-	return 0;
-}
-
-/* Close the upstream side and forget its state. */
-static void
-conn_upstream_close(struct conn *c)
-{
-	if (c->ub) {
-		bufferevent_free(c->ub);
-		c->ub = NULL;
-	}
-	c->up_connected = false;
-	c->paused_u = false;
-	c->ps = PS_HEAD;
-}
-
-/* The upstream failed before answering: every relayed request still
- * waiting gets a local error (502, or 504 on timeout), and the connection
- * closes after them, since their bodies may be half sent. */
-static void
-conn_upstream_fail(struct conn *c, unsigned status, const char *why)
-{
-	struct txn *t;
-
-	c->g->st.upstream_errors++;
-	for (t = c->qh; t != NULL; t = t->next)
-		if (t->relayed && t->answer == NULL) {
-			if (t->sent) { /* part of an answer went out: cannot fix */
-				c->closing = true;
-				conn_upstream_close(c);
-				return;
-			}
-			txn_answer(t, status, why, NULL, true);
-		}
-	conn_upstream_close(c);
-	if (c->rs != RS_TUNNEL)
-		c->rs = RS_STOP;
 }
 
 /* Decide a complete request head and queue its answer or relay it. */
@@ -430,7 +293,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	evtimer_del(c->timer); /* the head arrived in time */
 	if (t == NULL) {
 		c->rs = RS_STOP;
-		c->closing = true;
+		c->ls = LS_CLOSING;
 		return;
 	}
 	c->g->st.requests++;
@@ -462,7 +325,7 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	http_chunked_init(&c->rch);
 	c->rtxn = t;
 
-	if (t->verdict == V_FORWARD && conn_upstream_open(c) == 0) {
+	if (t->verdict == V_FORWARD && relay_open(c) == 0) {
 		c->g->st.forwarded++;
 		t->relayed = true;
 		/* Byte for byte: the validated head goes out as received. */
@@ -525,7 +388,7 @@ conn_framing_error(struct conn *c, const char *buf, uint16_t status,
 	c->g->st.framing_errors++;
 	c->rs = RS_STOP;
 	if (t == NULL) {
-		c->closing = true;
+		c->ls = LS_CLOSING;
 		return;
 	}
 	if (buf != NULL && r->method_len > 0 && r->target_len > 0) {
@@ -586,7 +449,7 @@ conn_request_body(struct conn *c, struct evbuffer *in)
 				c->rtxn->close_after = true;
 			c->g->st.framing_errors++;
 			if (fwd)
-				conn_upstream_fail(c, c->rch.status, c->rch.why);
+				relay_fail(c, c->rch.status, c->rch.why);
 			c->rs = RS_STOP;
 			return false;
 		}
@@ -609,19 +472,6 @@ conn_request_body(struct conn *c, struct evbuffer *in)
 	return true;
 }
 
-/* Count tunnelled bytes (WebSocket after 101) against the client's
- * session in batches, so that a long tunnel keeps its session alive and
- * uses its quota like any other traffic through the gate. */
-static void
-conn_account_tunnel(struct conn *c)
-{
-	if (c->tunnel_bytes < 65536)
-		return;
-	if (c->id.mac != NULL && c->tunnel_bytes > 0)
-		grant_account(c->g, c->id.mac, c->tunnel_bytes);
-	c->tunnel_bytes = 0;
-}
-
 /* Frame and dispatch as many client requests as the buffer holds. */
 static void
 conn_read_requests(struct conn *c)
@@ -636,7 +486,7 @@ conn_read_requests(struct conn *c)
 			if (len && c->ub) {
 				c->tunnel_bytes += len;
 				evbuffer_add_buffer(bufferevent_get_output(c->ub), in);
-				conn_account_tunnel(c);
+				relay_account_tunnel(c);
 			}
 			return;
 		}
@@ -663,7 +513,7 @@ conn_read_requests(struct conn *c)
 		size_t n = len < cap ? len : cap;
 		const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
 		if (buf == NULL) {
-			c->closing = true;
+			c->ls = LS_CLOSING;
 			c->rs = RS_STOP;
 			return;
 		}
@@ -683,12 +533,12 @@ conn_read_requests(struct conn *c)
 
 /* Move locally generated answers that are now at the front of the queue
  * to the client, so that none overtakes an earlier relayed answer. */
-static void
-conn_flush_answers(struct conn *c)
+void
+txn_flush_answers(struct conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->cb);
 
-	while (c->qh != NULL && c->qh->answer != NULL && !c->closing) {
+	while (c->qh != NULL && c->qh->answer != NULL && c->ls == LS_OPEN) {
 		struct txn *t = c->qh;
 		/* A local answer for a request whose body is still arriving
 		 * may go out now: the client reads it while it sends. */
@@ -707,10 +557,10 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_SECS, 0 };
 	int fd = bufferevent_getfd(c->cb);
 
-	if (c->lingering)
+	if (c->ls == LS_LINGER)
 		return;
-	c->lingering = true;
-	conn_upstream_close(c);
+	c->ls = LS_LINGER;
+	relay_close(c);
 	if (c->client_eof || fd < 0 || shutdown(fd, SHUT_WR) < 0) {
 		conn_free(c);
 		return;
@@ -738,7 +588,7 @@ conn_drop_queue(struct conn *c)
 	}
 	c->qt = c->rtxn = NULL;
 	c->nq = 0;
-	conn_upstream_close(c);
+	relay_close(c);
 }
 
 /* True when the client may be read again: its answers, the upstream's
@@ -761,7 +611,7 @@ conn_can_read_client(struct conn *c)
 static bool
 conn_half_close(struct conn *c)
 {
-	if (c->client_eof && c->ub && c->up_connected && !c->u_shut &&
+	if (c->client_eof && c->ub && c->us == US_OPEN && !c->u_shut &&
 	    evbuffer_get_length(bufferevent_get_output(c->ub)) == 0) {
 		if (shutdown(bufferevent_getfd(c->ub), SHUT_WR) < 0)
 			log_debug("%s: upstream shutdown: %s", c->cip_s, strerror(errno));
@@ -780,17 +630,17 @@ conn_half_close(struct conn *c)
 
 /* Work out what the connection can do next after any event. This is the
  * last call of every callback, because it may free the connection. */
-static void
+void
 conn_pump(struct conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->cb);
 
-	if (c->lingering)
+	if (c->ls == LS_LINGER)
 		return;
-	if (!c->closing && !c->client_eof)
+	if (c->ls == LS_OPEN && !c->client_eof)
 		conn_read_requests(c);
-	conn_flush_answers(c);
-	if (c->closing)
+	txn_flush_answers(c);
+	if (c->ls == LS_CLOSING)
 		conn_drop_queue(c);
 	if (conn_half_close(c)) {
 		conn_free(c);
@@ -804,7 +654,7 @@ conn_pump(struct conn *c)
 		return;
 
 	/* Done with requests: close once every answer is out. */
-	bool done = c->closing || c->rs == RS_STOP || c->client_eof;
+	bool done = c->ls == LS_CLOSING || c->rs == RS_STOP || c->client_eof;
 	if (done && c->qh == NULL && evbuffer_get_length(out) == 0) {
 		if (c->client_eof)
 			conn_free(c);
@@ -826,7 +676,7 @@ conn_on_client_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->lingering) {
+	if (c->ls == LS_LINGER) {
 		evbuffer_drain(bufferevent_get_input(c->cb),
 		    evbuffer_get_length(bufferevent_get_input(c->cb)));
 		return;
@@ -842,7 +692,7 @@ conn_on_client_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->ub) /* upstream bytes may wait in its input after a pause */
-		conn_read_responses(c);
+		relay_read_responses(c);
 	conn_pump(c);
 }
 
@@ -853,7 +703,7 @@ conn_on_client_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->lingering || (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+	if (c->ls == LS_LINGER || (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
 		if (what & BEV_EVENT_TIMEOUT)
 			c->g->st.timeouts++;
 		conn_free(c);
@@ -875,8 +725,8 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->lingering || c->rs != RS_HEAD) {
-		if (c->lingering)
+	if (c->ls == LS_LINGER || c->rs != RS_HEAD) {
+		if (c->ls == LS_LINGER)
 			conn_free(c);
 		return;
 	}
@@ -894,233 +744,9 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	conn_pump(c);
 }
 
-/* Finish the relayed answer at the front of the queue. */
-static void
-conn_response_done(struct conn *c)
-{
-	struct txn *t = c->qh;
-
-	if (c->resp.close)
-		c->up_reuse_ok = false;
-	if (t->close_after || !c->up_reuse_ok)
-		t->close_after = true;
-	txn_done(c);
-	http_resp_init(&c->resp);
-	c->ps = PS_HEAD;
-	if (!c->up_reuse_ok) {
-		/* Requests already sent on this upstream will not be answered:
-		 * close after what has been delivered (nothing fabricated). */
-		conn_upstream_close(c);
-		c->closing = true;
-		c->rs = RS_STOP;
-	}
-	if (c->rs == RS_WAIT)
-		c->rs = RS_HEAD;
-}
-
-/* The upstream sent FIN and every byte before it has been handled: a
- * close-delimited answer is complete, an answer cut short is not repaired,
- * and an idle keep-alive upstream simply goes away. */
-static void
-conn_upstream_settle(struct conn *c)
-{
-	if (c->ps == PS_TUNNEL)
-		return; /* conn_half_close passes it on */
-	if (c->ps == PS_CLOSE && c->qh && c->qh->relayed)
-		conn_response_done(c);
-	else if (c->qh && c->qh->relayed)
-		conn_upstream_fail(c, 502, "upstream closed before answering");
-	conn_upstream_close(c);
-}
-
-/* Frame upstream responses and pass them to the client in order. */
-static void
-conn_read_responses(struct conn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->ub);
-	struct evbuffer *out = bufferevent_get_output(c->cb);
-
-	while (c->ub != NULL) {
-		size_t len = evbuffer_get_length(in);
-		struct txn *t = c->qh;
-		if (len == 0) {
-			if (c->up_eof)
-				conn_upstream_settle(c);
-			return;
-		}
-		if (c->ps == PS_TUNNEL) {
-			c->tunnel_bytes += len;
-			evbuffer_add_buffer(out, in);
-			conn_account_tunnel(c);
-			return;
-		}
-		if (evbuffer_get_length(out) > OUT_HIGH) {
-			conn_throttle(c->ub, &c->paused_u, true);
-			return;
-		}
-		if (t == NULL || !t->relayed) {
-			/* Bytes no request asked for: refuse to pass them on. */
-			log_debug("%s: unsolicited upstream bytes", c->cip_s);
-			conn_upstream_close(c);
-			return;
-		}
-		if (c->ps == PS_HEAD) {
-			size_t n = len < RESP_HEAD_MAX ? len : RESP_HEAD_MAX;
-			const char *b = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
-			int rc = b ? http_resp_parse(&c->resp, b, n, t->head, RESP_HEAD_MAX)
-				   : HTTP_ERROR;
-			if (rc == HTTP_MORE)
-				return;
-			if (rc == HTTP_ERROR) {
-				conn_upstream_fail(c, 502, c->resp.why ? c->resp.why
-				    : "bad upstream response");
-				return;
-			}
-			unsigned code = c->resp.code;
-			size_t hl = c->resp.head_len;
-			t->sent = true;
-			t->bytes_out += hl;
-			evbuffer_remove_buffer(in, out, hl);
-			if (code == 101) {
-				if (!t->upgrade) {
-					conn_upstream_fail(c, 502, "101 without upgrade");
-					return;
-				}
-				t->status = t->upstream_status = code;
-				t->close_after = false;
-				txn_done(c);
-				c->ps = PS_TUNNEL;
-				c->rs = RS_TUNNEL;
-				bufferevent_set_timeouts(c->ub, NULL, NULL);
-				continue;
-			}
-			if (code < 200) { /* interim: the final answer follows */
-				http_resp_init(&c->resp);
-				continue;
-			}
-			t->status = t->upstream_status = code;
-			switch (c->resp.body) {
-			case HTTP_BODY_NONE:
-				conn_response_done(c);
-				conn_flush_answers(c);
-				continue;
-			case HTTP_BODY_LENGTH:
-				c->pleft = c->resp.content_length;
-				c->ps = PS_LENGTH;
-				break;
-			case HTTP_BODY_CHUNKED:
-				http_chunked_init(&c->pch);
-				c->ps = PS_CHUNKED;
-				break;
-			case HTTP_BODY_CLOSE:
-				c->ps = PS_CLOSE;
-				c->up_reuse_ok = false;
-				break;
-			}
-			continue;
-		}
-		size_t n = len;
-		bool done = false;
-		if (c->ps == PS_LENGTH) {
-			if (n >= c->pleft) {
-				n = (size_t)c->pleft;
-				done = true;
-			}
-			c->pleft -= n;
-		} else if (c->ps == PS_CHUNKED) {
-			static const struct http_limits rl = { 0, 65536, 1000, UINT64_MAX,
-				NULL, 0 };
-			struct evbuffer_iovec v[8];
-			int nv = evbuffer_peek(in, (ev_ssize_t)len, NULL, v, 8);
-			n = 0;
-			for (int i = 0; i < nv && i < 8 && !done; i++) {
-				size_t used;
-				int rc = http_chunked_feed(&c->pch, v[i].iov_base,
-				    v[i].iov_len, &used, &rl);
-				if (rc == HTTP_ERROR) {
-					conn_upstream_fail(c, 502, c->pch.why);
-					return;
-				}
-				n += used;
-				done = rc == HTTP_DONE;
-			}
-		}
-		t->bytes_out += n;
-		evbuffer_remove_buffer(in, out, n);
-		if (done) {
-			conn_response_done(c);
-			conn_flush_answers(c);
-		}
-	}
-}
-
-/* Upstream bytes arrived. */
-static void
-conn_on_up_read(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	conn_read_responses(c);
-	conn_pump(c);
-}
-
-/* The upstream's output drained: the client may send more body. */
-static void
-conn_on_up_write(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	conn_pump(c);
-}
-
-/* Connected, EOF, error or timeout on the upstream side. */
-static void
-conn_on_up_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct timeval idle = { c->g->conf->idle_timeout, 0 };
-
-	if (what & BEV_EVENT_CONNECTED) {
-		c->up_connected = true;
-		bufferevent_set_timeouts(bev, &idle, &idle);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		c->g->st.timeouts++;
-		if (!c->up_connected)
-			conn_upstream_fail(c, 504, "upstream connect timeout");
-		else if (c->qh && c->qh->relayed)
-			conn_upstream_fail(c, 504, "upstream idle timeout");
-		else
-			conn_upstream_close(c);
-		conn_pump(c);
-		return;
-	}
-	if ((what & BEV_EVENT_ERROR) && c->ps == PS_TUNNEL) {
-		conn_free(c);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		int err = EVUTIL_SOCKET_ERROR();
-		log_debug("%s -> %s: upstream error: %s", c->cip_s, c->dst_s,
-		    evutil_socket_error_to_string(err));
-		conn_upstream_fail(c, 502, c->up_connected ? "upstream connection reset"
-		    : "upstream connection refused or unreachable");
-		conn_pump(c);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		c->up_eof = true;
-		conn_read_responses(c);
-		conn_pump(c);
-	}
-}
-
 /* Release a connection and everything it owns: both sockets, the timer
  * and every queued transaction. The only place a conn is freed. */
-static void
+void
 conn_free(struct conn *c)
 {
 	struct gate *g = c->g;
@@ -1216,10 +842,98 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
 		listener_pause(g, true);
 }
 
+/* True when the connection relays something right now: a request or
+ * answer in flight to or from the upstream, or a tunnel. */
+static bool
+conn_relaying(const struct conn *c)
+{
+	if (c->rs == RS_TUNNEL || c->rs == RS_WAIT)
+		return true;
+	for (const struct txn *t = c->qh; t != NULL; t = t->next)
+		if (t->relayed)
+			return true;
+	return false;
+}
+
+/* Decide a connection again, as its next request head would be, against
+ * the current sessions and configuration: true when still forwarded. */
+static bool
+conn_still_admitted(struct conn *c)
+{
+	const char *why;
+
+	c->id.conf = c->g->conf;
+	c->id.path = NULL;
+	c->id.path_len = 0;
+	c->id.session_admitted = c->id.mac != NULL && grant_check(c->g, c->id.mac);
+	c->id.dst_in_garden_dns = garden_match(c->g->garden, &c->id.dst);
+	return policy_decide(&c->id, &why) == V_FORWARD;
+}
+
+/* conn_client_ended's pass: every marked connection that relays for a
+ * client no longer admitted is closed, answers in flight included (the
+ * router opened the upstream itself, so the firewall cannot cut it); one
+ * that is idle keeps its client socket, drops its upstream and answers
+ * 511 at its next head, since every head is decided anew. */
+static void
+conn_on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct gate *g = arg;
+	bool all = g->recheck_all;
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	g->recheck_all = false;
+	for (c = g->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!all && !c->recheck)
+			continue;
+		c->recheck = false;
+		if (c->ls == LS_LINGER || conn_still_admitted(c))
+			continue;
+		if (!conn_relaying(c)) {
+			relay_close(c);
+			continue;
+		}
+		for (struct txn *t = c->qh; t != NULL; t = t->next)
+			if (t->error == NULL)
+				t->error = "session ended";
+		log_debug("%s: session ended; closing a relayed connection", c->cip_s);
+		conn_free(c);
+	}
+}
+
+/* Mark the connections of mac (NULL: all of them) to be decided again
+ * in this loop pass. Deferred, so that callers in the middle of changing
+ * the session table (expiry sweep, revoke) never see a connection freed
+ * under them. */
+void
+conn_client_ended(struct gate *g, const struct wk_mac *mac)
+{
+	if (g->recheck == NULL) {
+		g->recheck = event_new(g->base, -1, 0, conn_on_recheck, g);
+		if (g->recheck == NULL) {
+			log_err("cannot schedule the session-end check");
+			return;
+		}
+	}
+	if (mac == NULL)
+		g->recheck_all = true;
+	else
+		for (struct conn *c = g->conns; c != NULL; c = c->next)
+			if (c->id.mac != NULL && addr_mac_equal(c->id.mac, mac))
+				c->recheck = true;
+	event_active(g->recheck, EV_TIMEOUT, 1);
+}
+
 /* Free every connection (shutdown). */
 void
 conn_free_all(struct gate *g)
 {
 	while (g->conns)
 		conn_free(g->conns);
+	if (g->recheck != NULL)
+		event_free(g->recheck);
+	g->recheck = NULL;
 }
