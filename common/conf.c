@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "token.h"
+
 enum ctype {
 	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
 	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
-	T_LOGLEVEL, T_FIREWALL
+	T_LOGLEVEL, T_FIREWALL, T_GWID
 };
 
 /* One configuration key: where it lives, how it parses, its bounds. */
@@ -39,7 +41,7 @@ struct ckey {
 
 static const struct ckey keys[] = {
 	{ "listen", T_LISTEN, L(listen, n_listen), 0, 0, "0.0.0.0:3990 [::]:3990", RESTART },
-	{ "gateway_id", T_STR, S(gateway_id), 1, 0, "wicket", LIVE },
+	{ "gateway_id", T_GWID, S(gateway_id), 1, 0, "wicket", LIVE },
 	{ "portal_url", T_URL, S(portal_url), 0, 0, "", LIVE },
 	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-", RESTART },
 	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info", LIVE },
@@ -77,6 +79,7 @@ static const struct ckey keys[] = {
 	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket", RESTART },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS");
 
 /* Number of keys in the table (for the documentation test). */
 size_t
@@ -314,6 +317,12 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 		if (strpbrk(v, "\"\\<>&") != NULL)
 			return "characters \" \\ < > & are not allowed here";
 		return NULL;
+	case T_GWID:
+		/* It is signed into every link (docs/grants.md): a value the
+		 * token charset refuses would leave every 511 without one. */
+		if (!token_gw_valid(v) || put_str(dst, k->size, v) < 0)
+			return "expected 1 to 64 characters of A-Z a-z 0-9 . _ -";
+		return NULL;
 	case T_PATH:
 		if (v[0] != '/' && strcmp(v, "-") != 0)
 			return "expected an absolute path";
@@ -489,6 +498,7 @@ conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
 		const char *why = is_list(k) ? set_list(k, c, val, !seen[idx])
 					     : set_value(k, c, val);
 		seen[idx] = true;
+		c->key_line[idx] = lineno;
 		if (why != NULL)
 			conf_error(errs, fname, lineno, "%s: %s: '%s'", key, why, val);
 	}
@@ -499,6 +509,19 @@ conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
 		conf_error(errs, fname, 0,
 		    "max_request_line must not exceed max_header_bytes");
 	return errs->count == 0 ? 0 : -1;
+}
+
+/* Report a problem found with a key's value after parsing (a file it
+ * names is missing, say) as "FILE:LINE: key: why", the line being where
+ * the key was set (none for a default). */
+void
+conf_key_error(struct conf_errors *errs, const struct wk_conf *c,
+    const char *fname, const char *key, const char *why)
+{
+	const struct ckey *k = find_key(key);
+	unsigned line = k != NULL ? c->key_line[k - keys] : 0;
+
+	conf_error(errs, fname, line, "%s: %s", key, why);
 }
 
 /* Read and parse a configuration file (bounded to 1 MiB). */

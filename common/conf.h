@@ -16,6 +16,7 @@
 #define CONF_STR 256
 #define CONF_PATH 4096
 #define CONF_URL 1024
+#define CONF_MAX_KEYS 128 /* entries of the key table (conf.c checks) */
 
 enum conf_probe_answer { PROBE_302, PROBE_511 };
 enum conf_firewall { FIREWALL_NONE, FIREWALL_NFT };
@@ -24,7 +25,7 @@ struct wk_conf {
 	/* listener and gate identity */
 	union wk_sockaddr listen[CONF_MAX_LISTEN];
 	size_t n_listen;
-	char gateway_id[64];
+	char gateway_id[65];         /* TOKEN_GW_MAX characters */
 	char portal_url[CONF_URL];   /* empty: the gate's own pages */
 	char audit_log[CONF_PATH];   /* empty or "-": stderr */
 	char log_level[16];
@@ -68,6 +69,8 @@ struct wk_conf {
 	char splash_terms[CONF_PATH];
 	enum conf_firewall firewall;
 	char nft_table[64];
+	/* where each key was last set (0: default), for later checks' messages */
+	unsigned key_line[CONF_MAX_KEYS];
 };
 
 /* Errors collected while parsing: one "FILE:LINE: message" per line. */
@@ -85,5 +88,7 @@ size_t conf_nkeys(void);
 const char *conf_key_name(size_t i);
 const char *conf_key_default(size_t i);
 bool conf_key_restart(size_t i);
+void conf_key_error(struct conf_errors *errs, const struct wk_conf *c,
+    const char *fname, const char *key, const char *why);
 
 #endif

@@ -308,16 +308,34 @@ token_canon_grant(char *out, size_t outlen, const char *mac,
 	    outlen);
 }
 
-/* Build the splash canonical string; -1 if a field is invalid. */
-int
-token_canon_splash(char *out, size_t outlen, const char *mac, const char *ts,
-    const char *url)
+/* Build a MAC, time and URL canonical string under the domain line kind
+ * ("wicket-splash-v1" or "wicket-return-v1"); -1 if a field is invalid. */
+static int
+token_canon_mtu(char *out, size_t outlen, const char *kind, const char *mac,
+    const char *ts, const char *url)
 {
 	if (!token_mac_canonical(mac, NULL) || !token_num_valid(ts) ||
 	    !token_url_valid(url))
 		return -1;
 	return token_canon_done(snprintf(out, outlen,
-	    "wicket-splash-v1\nmac=%s\nts=%s\nurl=%s\n", mac, ts, url), outlen);
+	    "%s\nmac=%s\nts=%s\nurl=%s\n", kind, mac, ts, url), outlen);
+}
+
+/* Build the splash canonical string; -1 if a field is invalid. */
+int
+token_canon_splash(char *out, size_t outlen, const char *mac, const char *ts,
+    const char *url)
+{
+	return token_canon_mtu(out, outlen, TOKEN_KIND_SPLASH, mac, ts, url);
+}
+
+/* Build the return canonical string (the URL a 511 link hands to the
+ * built-in splash); -1 if a field is invalid. */
+int
+token_canon_return(char *out, size_t outlen, const char *mac, const char *ts,
+    const char *url)
+{
+	return token_canon_mtu(out, outlen, TOKEN_KIND_RETURN, mac, ts, url);
 }
 
 /* HMAC-SHA256 of msg under key into 32 raw bytes; -1 on failure. */
@@ -540,11 +558,11 @@ token_verify_grant(const struct token_key *key, const char *mac,
 	return TOKEN_OK;
 }
 
-/* Sign the splash form token binding the client's MAC, the page's time and
- * the URL the accept redirects to (so a page elsewhere cannot POST it). */
-int
-token_sign_splash(const struct token_key *key, const struct wk_mac *mac,
-    uint64_t ts, const char *url, char sig[TOKEN_SIG_HEXLEN + 1])
+/* Sign a MAC, time and URL token of the given kind. */
+static int
+token_sign_mtu(const struct token_key *key, const char *kind,
+    const struct wk_mac *mac, uint64_t ts, const char *url,
+    char sig[TOKEN_SIG_HEXLEN + 1])
 {
 	char m[WK_MAC_STRLEN], t[TOKEN_U64_MAXLEN + 1];
 	char canon[TOKEN_CANON_MAX];
@@ -552,7 +570,40 @@ token_sign_splash(const struct token_key *key, const struct wk_mac *mac,
 	addr_mac_format(mac, m);
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)ts);
 	return token_sign_hex(key, canon,
-	    token_canon_splash(canon, sizeof(canon), m, t, url), sig);
+	    token_canon_mtu(canon, sizeof(canon), kind, m, t, url), sig);
+}
+
+/* Verify a MAC, time and URL token of the given kind for the MAC the gate
+ * saw on the connection: valid while ts <= now + TOKEN_SPLASH_SKEW and
+ * now - ts <= max_age. */
+static enum token_result
+token_verify_mtu(const struct token_key *key, const char *kind,
+    const struct wk_mac *mac, const char *ts, const char *url,
+    const char *sig, uint64_t now, uint64_t max_age)
+{
+	char m[WK_MAC_STRLEN], canon[TOKEN_CANON_MAX];
+	uint8_t want[TOKEN_MAC_BYTES];
+	enum token_result r;
+	uint64_t t;
+	int len;
+
+	addr_mac_format(mac, m);
+	len = token_canon_mtu(canon, sizeof(canon), kind, m, ts, url);
+	if (len < 0 || token_sig_decode(sig, want) < 0 ||
+	    token_u64_parse(ts, &t) < 0)
+		return TOKEN_MALFORMED;
+	if ((r = token_check_sig(key, canon, len, want)) != TOKEN_OK)
+		return r;
+	return token_fresh(t, now, max_age) ? TOKEN_OK : TOKEN_EXPIRED;
+}
+
+/* Sign the splash form token binding the client's MAC, the page's time and
+ * the URL the accept redirects to (so a page elsewhere cannot POST it). */
+int
+token_sign_splash(const struct token_key *key, const struct wk_mac *mac,
+    uint64_t ts, const char *url, char sig[TOKEN_SIG_HEXLEN + 1])
+{
+	return token_sign_mtu(key, TOKEN_KIND_SPLASH, mac, ts, url, sig);
 }
 
 /* Verify a splash form for the MAC the gate saw on the connection: valid
@@ -562,20 +613,29 @@ token_verify_splash(const struct token_key *key, const struct wk_mac *mac,
     const char *ts, const char *url, const char *sig, uint64_t now,
     uint64_t max_age)
 {
-	char m[WK_MAC_STRLEN], canon[TOKEN_CANON_MAX];
-	uint8_t want[TOKEN_MAC_BYTES];
-	enum token_result r;
-	uint64_t t;
-	int len;
+	return token_verify_mtu(key, TOKEN_KIND_SPLASH, mac, ts, url, sig, now,
+	    max_age);
+}
 
-	addr_mac_format(mac, m);
-	len = token_canon_splash(canon, sizeof(canon), m, ts, url);
-	if (len < 0 || token_sig_decode(sig, want) < 0 ||
-	    token_u64_parse(ts, &t) < 0)
-		return TOKEN_MALFORMED;
-	if ((r = token_check_sig(key, canon, len, want)) != TOKEN_OK)
-		return r;
-	return token_fresh(t, now, max_age) ? TOKEN_OK : TOKEN_EXPIRED;
+/* Sign the return token: the URL a client wanted, as the gate's own 511
+ * link carries it to the built-in splash (so the splash never redirects to
+ * a URL the gate did not see the client ask for). */
+int
+token_sign_return(const struct token_key *key, const struct wk_mac *mac,
+    uint64_t ts, const char *url, char sig[TOKEN_SIG_HEXLEN + 1])
+{
+	return token_sign_mtu(key, TOKEN_KIND_RETURN, mac, ts, url, sig);
+}
+
+/* Verify a return token for the MAC the gate saw on the connection, with
+ * the same time window as the splash form. */
+enum token_result
+token_verify_return(const struct token_key *key, const struct wk_mac *mac,
+    const char *ts, const char *url, const char *sig, uint64_t now,
+    uint64_t max_age)
+{
+	return token_verify_mtu(key, TOKEN_KIND_RETURN, mac, ts, url, sig, now,
+	    max_age);
 }
 
 /* Percent-encode everything but RFC 3986 §2.3 unreserved characters

@@ -20,6 +20,8 @@
 #define TOKEN_URL_MAX 2048      /* the wanted URL in a link or splash token */
 #define TOKEN_U64_MAXLEN 20     /* decimal digits of UINT64_MAX */
 #define TOKEN_SPLASH_SKEW 60    /* seconds a splash ts may lie in the future */
+#define TOKEN_KIND_SPLASH "wicket-splash-v1" /* the accept form */
+#define TOKEN_KIND_RETURN "wicket-return-v1" /* 511 link -> built-in splash */
 
 /* A loaded HMAC key; wipe it with token_key_wipe when done. */
 struct token_key {
@@ -76,6 +78,8 @@ int token_canon_grant(char *out, size_t outlen, const char *mac,
     const char *until, const char *nonce);
 int token_canon_splash(char *out, size_t outlen, const char *mac,
     const char *ts, const char *url);
+int token_canon_return(char *out, size_t outlen, const char *mac,
+    const char *ts, const char *url);
 
 int token_sign_link(const struct token_key *key, const struct wk_mac *mac,
     const struct wk_ip *ip, const char *url, uint64_t ts, const char *gw,
@@ -96,6 +100,11 @@ enum token_result token_verify_grant(const struct token_key *key,
 int token_sign_splash(const struct token_key *key, const struct wk_mac *mac,
     uint64_t ts, const char *url, char sig[TOKEN_SIG_HEXLEN + 1]);
 enum token_result token_verify_splash(const struct token_key *key,
+    const struct wk_mac *mac, const char *ts, const char *url,
+    const char *sig, uint64_t now, uint64_t max_age);
+int token_sign_return(const struct token_key *key, const struct wk_mac *mac,
+    uint64_t ts, const char *url, char sig[TOKEN_SIG_HEXLEN + 1]);
+enum token_result token_verify_return(const struct token_key *key,
     const struct wk_mac *mac, const char *ts, const char *url,
     const char *sig, uint64_t now, uint64_t max_age);
 

@@ -59,6 +59,7 @@ int gate_reload(struct gate *g, char *err, size_t errlen);
 
 /* ident.c */
 int ident_start(struct gate *g);
+int ident_conf_check(const struct wk_conf *c, char *err, size_t errlen);
 void ident_identify(struct gate *g, struct policy_in *in);
 void ident_stop(struct gate *g);
 

@@ -3,6 +3,7 @@
  * answers the per-request lookup in O(1) without I/O on the request path
  * (a lookup miss may trigger one rate-limited neighbour dump). */
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +156,19 @@ ident_on_expire(evutil_socket_t fd, short what, void *arg)
 	registry_expire(id->g->reg, clock_mono_ms());
 }
 
+/* The configured interface exists (what ident_start needs before it
+ * opens the sniffer; `wicketd -n` checks the same). 0, or -1 with a
+ * reason in err. */
+int
+ident_conf_check(const struct wk_conf *c, char *err, size_t errlen)
+{
+	if (c->interface[0] != '\0' && if_nametoindex(c->interface) == 0) {
+		snprintf(err, errlen, "%s: no such interface", c->interface);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build the registry, seed it from the kernel and start the sniffer. */
 int
 ident_start(struct gate *g)
@@ -176,12 +190,12 @@ ident_start(struct gate *g)
 		goto fail;
 	}
 	g->ident = id;
+	if (ident_conf_check(c, err, sizeof(err)) < 0) {
+		log_err("interface %s", err);
+		goto fail;
+	}
 	if (c->interface[0] != '\0') {
 		id->ifindex = (int)if_nametoindex(c->interface);
-		if (id->ifindex == 0) {
-			log_err("interface %s: no such interface", c->interface);
-			goto fail;
-		}
 		id->sniff = sniff_open(g->base, c->interface, ident_on_frame, id, err,
 		    sizeof(err));
 		if (id->sniff == NULL) {

@@ -36,6 +36,23 @@ usage(int code)
 	exit(code);
 }
 
+/* `wicketd -n`: what start-up refuses beyond the syntax -- the key file
+ * (size, mode), the terms (presence, size, fit), the interface -- checked
+ * by the same functions start-up calls, reported as FILE:LINE: key: why. */
+static int
+check_files(const struct wk_conf *c, const char *path)
+{
+	struct conf_errors errs;
+	char err[512];
+
+	memset(&errs, 0, sizeof(errs));
+	(void)portal_conf_check(c, path, &errs);
+	if (ident_conf_check(c, err, sizeof(err)) < 0)
+		conf_key_error(&errs, c, path, "interface", err);
+	fputs(errs.text, stderr);
+	return errs.count == 0 ? 0 : -1;
+}
+
 /* SIGTERM/SIGINT: leave the loop; connections are freed afterwards. */
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
@@ -82,9 +99,11 @@ main(int argc, char **argv)
 		usage(1);
 	c = gate_conf_load(conf_path, &errs, true);
 	if (check) {
-		if (c != NULL)
+		int rc = c == NULL || check_files(c, conf_path) < 0 ? 1 : 0;
+		if (rc == 0)
 			printf("%s: configuration ok\n", conf_path);
-		return c == NULL ? 1 : 0;
+		free(c);
+		return rc;
 	}
 	if (c == NULL)
 		return 1;

@@ -19,8 +19,7 @@
 #include "policy.h"
 #include "token.h"
 
-#define SPLASH_MAX_AGE 3600 /* an accept form is valid this long */
-#define TERMS_MAX 32768
+#define SPLASH_MAX_AGE 3600 /* an accept form or a return link is valid this long */
 
 struct portal {
 	struct token_key key;
@@ -44,50 +43,66 @@ portal_page(char *out, size_t size, const char *title, const char *inner)
 	return (n < 0 || (size_t)n >= size) ? 0 : (size_t)n;
 }
 
+/* Append the n bytes at s to out at *o, HTML-escaped; false on overflow. */
+static bool
+portal_put_escaped(char *out, size_t size, size_t *o, const char *s, size_t n)
+{
+	size_t k = reply_html_escape_mem(out + *o, size - *o, s, n);
+
+	if (k >= size - *o)
+		return false;
+	*o += k;
+	return true;
+}
+
+/* Append a literal to out at *o; false on overflow. */
+static bool
+portal_put(char *out, size_t size, size_t *o, const char *lit)
+{
+	size_t k = strlen(lit);
+
+	if (k >= size - *o)
+		return false;
+	memcpy(out + *o, lit, k + 1);
+	*o += k;
+	return true;
+}
+
 /* Turn the operator's plain-text terms into escaped HTML paragraphs (a
- * blank line separates paragraphs). Returns length, or size on overflow. */
+ * blank line separates paragraphs, the lines of one are joined by a
+ * space), written straight into out: no copy of the text on the stack.
+ * Returns the length, or size on overflow. */
 size_t
 portal_terms_html(char *out, size_t size, const char *text, size_t len)
 {
-	char para[TERMS_MAX + 1], esc[6 * TERMS_MAX + 1];
 	size_t o = 0, i = 0;
+	bool open = false;
 
 	if (size == 0)
 		return 0;
 	out[0] = '\0';
 	while (i < len) {
-		size_t pl = 0;
-		/* Gather one paragraph: lines up to a blank line. */
-		while (i < len) {
-			const char *nl = memchr(text + i, '\n', len - i);
-			size_t ll = nl ? (size_t)(nl - (text + i)) : len - i;
-			bool blank = true;
-			for (size_t k = 0; k < ll; k++)
-				if (text[i + k] != ' ' && text[i + k] != '\t' && text[i + k] != '\r')
-					blank = false;
-			i += ll + (nl ? 1 : 0);
-			if (blank) {
-				if (pl > 0)
-					break;
-				continue;
-			}
-			if (pl + ll + 1 > TERMS_MAX)
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t ll = nl ? (size_t)(nl - (text + i)) : len - i;
+		bool blank = true;
+
+		for (size_t k = 0; k < ll; k++)
+			if (text[i + k] != ' ' && text[i + k] != '\t' && text[i + k] != '\r')
+				blank = false;
+		if (blank) {
+			if (open && !portal_put(out, size, &o, "</p>\n"))
 				return size;
-			if (pl > 0)
-				para[pl++] = ' ';
-			memcpy(para + pl, text + i - ll - (nl ? 1 : 0), ll);
-			pl += ll;
+			open = false;
+		} else if (!portal_put(out, size, &o, open ? " " : "<p>") ||
+		    !portal_put_escaped(out, size, &o, text + i, ll)) {
+			return size;
+		} else {
+			open = true;
 		}
-		if (pl == 0)
-			continue;
-		para[pl] = '\0';
-		if (reply_html_escape(esc, sizeof(esc), para) >= sizeof(esc))
-			return size;
-		int n = snprintf(out + o, size - o, "<p>%s</p>\n", esc);
-		if (n < 0 || (size_t)n >= size - o)
-			return size;
-		o += (size_t)n;
+		i += ll + (nl ? 1 : 0);
 	}
+	if (open && !portal_put(out, size, &o, "</p>\n"))
+		return size;
 	return o;
 }
 
@@ -121,47 +136,141 @@ portal_route(const char *target, size_t len)
 	return PORTAL_NOTFOUND;
 }
 
-/* Read the operator's terms file (bounded) into escaped HTML. */
+/* The bytes of the splash page around the terms and the URL, when it is
+ * rendered into a buffer of size bytes (a dry run with the longest values
+ * the form can carry); 0 when even that does not fit. */
+static size_t
+portal_splash_render(char *out, size_t size, const char *terms_html,
+    const char *eurl, uint64_t ts, const char *sig)
+{
+	static const char fmt[] =
+	    "%s<form method=\"post\" action=\"/wicket/accept\">\n"
+	    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
+	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
+	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
+	    "<button type=\"submit\">Accept and connect</button>\n</form>";
+	size_t isize = strlen(terms_html) + strlen(eurl) + strlen(sig) +
+	    TOKEN_U64_MAXLEN + sizeof(fmt), n = 0;
+	char *inner = malloc(isize);
+	int k;
+
+	if (inner == NULL)
+		return 0;
+	k = snprintf(inner, isize, fmt, terms_html, eurl, (unsigned long long)ts,
+	    sig);
+	if (k > 0 && (size_t)k < isize)
+		n = portal_page(out, size, "Welcome", inner);
+	free(inner);
+	return n;
+}
+
+/* Check terms (as HTML) against the answer buffer: the splash page with
+ * an empty URL and its header must fit in PORTAL_ANSWER_MAX (a longer URL
+ * is dropped at run time rather than fail the page). 0, or -1 with a
+ * reason in err. */
 static int
-portal_load_terms(struct portal *p, const char *path)
+portal_terms_fit(const char *html, char *err, size_t errlen)
+{
+	char sig[TOKEN_SIG_HEXLEN + 1];
+	size_t n;
+	char *page = malloc(PORTAL_ANSWER_MAX);
+
+	if (page == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(sig, 'f', TOKEN_SIG_HEXLEN);
+	sig[TOKEN_SIG_HEXLEN] = '\0';
+	n = portal_splash_render(page, PORTAL_ANSWER_MAX - PORTAL_HEAD_MAX, html,
+	    "", UINT64_MAX, sig);
+	free(page);
+	if (n == 0) {
+		snprintf(err, errlen, "the splash page with these terms (%zu bytes "
+		    "of HTML) would not fit in the %u bytes the gate sends; "
+		    "shorten them", strlen(html), (unsigned)PORTAL_ANSWER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the terms file at path (empty: the default sentence), at most
+ * PORTAL_TERMS_MAX bytes, into escaped HTML that fits the splash page:
+ * the one check start-up, reload and `wicketd -n` share. The HTML (free
+ * it), or NULL with a reason in err. */
+static char *
+portal_terms_load(const char *path, char *err, size_t errlen)
 {
 	char *text = NULL, *html = NULL;
-	size_t len = 0, hsize = 8 * TERMS_MAX;
-	ssize_t n;
+	size_t len = 0, hsize;
+	ssize_t n = 0;
 	int fd = -1;
 
-	text = malloc(TERMS_MAX + 1);
-	html = malloc(hsize);
-	if (text == NULL || html == NULL)
-		goto fail;
+	text = malloc(PORTAL_TERMS_MAX + 1);
+	if (text == NULL)
+		goto oom;
 	if (path[0] == '\0') {
 		memcpy(text, default_terms, sizeof(default_terms));
 		len = sizeof(default_terms) - 1;
 	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (fd < 0) {
-			log_err("splash_terms %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
-		while ((n = read(fd, text + len, TERMS_MAX + 1 - len)) > 0)
+		while (len <= PORTAL_TERMS_MAX &&
+		    (n = read(fd, text + len, PORTAL_TERMS_MAX + 1 - len)) > 0)
 			len += (size_t)n;
-		close(fd);
-		if (n < 0 || len > TERMS_MAX) {
-			log_err("splash_terms %s: %s", path, n < 0 ? strerror(errno)
+		(void)close(fd);
+		if (n < 0 || len > PORTAL_TERMS_MAX) {
+			snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno)
 			    : "larger than 32 KiB");
 			goto fail;
 		}
 	}
-	if (portal_terms_html(html, hsize, text, len) >= hsize)
+	/* Escaping grows a byte to at most 6, a paragraph adds 8. */
+	hsize = 6 * len + 8 * (len / 2 + 1) + 1;
+	if ((html = malloc(hsize)) == NULL)
+		goto oom;
+	if (portal_terms_html(html, hsize, text, len) >= hsize) {
+		snprintf(err, errlen, "%s: cannot render the terms", path);
+		goto fail;
+	}
+	if (portal_terms_fit(html, err, errlen) < 0)
 		goto fail;
 	free(text);
-	free(p->terms_html);
-	p->terms_html = html;
-	return 0;
+	return html;
+oom:
+	snprintf(err, errlen, "out of memory");
 fail:
 	free(text);
 	free(html);
-	return -1;
+	return NULL;
+}
+
+/* Check what portal_start would refuse, without starting: the key file
+ * (size, mode) and the terms (presence, size, fit). For `wicketd -n`:
+ * each problem goes into errs as FILE:LINE: key: why. 0, or -1. */
+int
+portal_conf_check(const struct wk_conf *c, const char *fname,
+    struct conf_errors *errs)
+{
+	struct token_key k;
+	char err[512], *html;
+	int rc = 0;
+
+	if (c->grant_key[0] != '\0') {
+		if (token_key_load(c->grant_key, &k, err, sizeof(err)) < 0) {
+			conf_key_error(errs, c, fname, "grant_key", err);
+			rc = -1;
+		}
+		token_key_wipe(&k);
+	}
+	if ((html = portal_terms_load(c->splash_terms, err, sizeof(err))) == NULL) {
+		conf_key_error(errs, c, fname, "splash_terms", err);
+		rc = -1;
+	}
+	free(html);
+	return rc;
 }
 
 /* Load the key (grant_key, or a fresh random one for the splash alone)
@@ -185,11 +294,16 @@ portal_reconfigure(struct gate *g)
 	struct portal *p = g->portal;
 	const struct wk_conf *c = g->conf;
 	struct token_key k;
-	char err[256];
+	char err[512], *html;
 
+	if ((html = portal_terms_load(c->splash_terms, err, sizeof(err))) == NULL) {
+		log_err("splash_terms: %s", err);
+		return -1;
+	}
 	if (c->grant_key[0] != '\0') {
 		if (token_key_load(c->grant_key, &k, err, sizeof(err)) < 0) {
 			log_err("grant_key: %s", err);
+			free(html);
 			return -1;
 		}
 		p->key = k;
@@ -198,10 +312,14 @@ portal_reconfigure(struct gate *g)
 	} else if (!p->signed_grants && p->key.len == 0) {
 		uint8_t r[32];
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
-		    token_key_set(&p->key, r, sizeof(r)) < 0)
+		    token_key_set(&p->key, r, sizeof(r)) < 0) {
+			free(html);
 			return -1;
+		}
 	}
-	return portal_load_terms(p, c->splash_terms);
+	free(p->terms_html);
+	p->terms_html = html;
+	return 0;
 }
 
 /* Forget the key. */
@@ -216,29 +334,46 @@ portal_stop(struct gate *g)
 	g->portal = NULL;
 }
 
-/* The link a 511 answer carries: to portal_url with the signed mac, ip,
- * url, ts and gw a login server needs (docs/grants.md), or to the gate's
- * own splash page. Returns -1 when it does not fit. */
-int
-portal_link(struct gate *g, const struct policy_in *id, const char *want,
-    const char *gate_host, char *out, size_t size)
+/* The link to the built-in splash: the URL the client wanted travels
+ * with a return token (MAC, time, URL under the gate's key) so that the
+ * splash can tell it from a URL someone else put in a link; without a MAC
+ * to bind it to, or when it does not fit, the link is the bare splash. */
+static int
+portal_link_splash(struct gate *g, const struct policy_in *id,
+    const char *want, const char *gate_host, char *out, size_t size)
 {
-	const struct wk_conf *c = g->conf;
-	char enc[3 * TOKEN_URL_MAX + 1], ips[WK_IP_STRLEN];
+	char enc[3 * TOKEN_URL_MAX + 1], sig[TOKEN_SIG_HEXLEN + 1];
+	uint64_t ts = grant_now();
 	int n;
 
-	if (strlen(want) > TOKEN_URL_MAX)
-		want = "";
-	if (token_url_encode(want, enc, sizeof(enc)) < 0)
-		enc[0] = '\0';
-	if (c->portal_url[0] == '\0') {
-		n = snprintf(out, size, "http://%s/wicket/?url=%s", gate_host, enc);
-		return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	if (id->mac != NULL && portal_url_ok(want) &&
+	    token_url_encode(want, enc, sizeof(enc)) >= 0 &&
+	    token_sign_return(&g->portal->key, id->mac, ts, want, sig) == 0) {
+		n = snprintf(out, size, "http://%s/wicket/?url=%s&ts=%llu&sig=%s",
+		    gate_host, enc, (unsigned long long)ts, sig);
+		if (n > 0 && (size_t)n < size)
+			return 0;
 	}
+	n = snprintf(out, size, "http://%s/wicket/", gate_host);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* The link to an external login server with want as its url (signed
+ * when there is a key and a MAC, else the facts unsigned, documented);
+ * -1 when it does not fit. */
+static int
+portal_link_external(struct gate *g, const struct policy_in *id,
+    const char *want, char *out, size_t size)
+{
+	const struct wk_conf *c = g->conf;
+	char enc[3 * TOKEN_URL_MAX + 1], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
+	int n;
+
 	if (g->portal->signed_grants && id->mac != NULL)
 		return token_link_build(&g->portal->key, c->portal_url, id->mac,
 		    &id->client, want, grant_now(), c->gateway_id, out, size) < 0 ? -1 : 0;
-	/* No key: the login server gets the facts unsigned (documented). */
+	if (token_url_encode(want, enc, sizeof(enc)) < 0)
+		return -1;
 	addr_ip_format(&id->client, ips);
 	n = snprintf(out, size, "%s%sip=%s&url=%s&ts=%llu&gw=%s", c->portal_url,
 	    strchr(c->portal_url, '?') ? "&" : "?", ips, enc,
@@ -246,7 +381,6 @@ portal_link(struct gate *g, const struct policy_in *id, const char *want,
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	if (id->mac != NULL) {
-		char m[WK_MAC_STRLEN];
 		size_t l = (size_t)n;
 		addr_mac_format(id->mac, m);
 		n = snprintf(out + l, size - l, "&mac=%s", m);
@@ -254,6 +388,55 @@ portal_link(struct gate *g, const struct policy_in *id, const char *want,
 			return -1;
 	}
 	return 0;
+}
+
+/* The link a 511 answer (and a probe's 302) carries: to portal_url with
+ * the signed mac, ip, url, ts and gw a login server needs (docs/grants.md),
+ * or to the gate's own splash. It is never empty: a URL too long to carry
+ * is left out, and as a last resort the link is portal_url itself (an
+ * empty link would make the 511 page reload itself for ever). -1 only
+ * when out cannot hold even that. */
+int
+portal_link(struct gate *g, const struct policy_in *id, const char *want,
+    const char *gate_host, char *out, size_t size)
+{
+	const struct wk_conf *c = g->conf;
+	int n;
+
+	if (strlen(want) > TOKEN_URL_MAX)
+		want = "";
+	if (c->portal_url[0] == '\0')
+		return portal_link_splash(g, id, want, gate_host, out, size);
+	if (portal_link_external(g, id, want, out, size) == 0 ||
+	    (want[0] != '\0' && portal_link_external(g, id, "", out, size) == 0))
+		return 0;
+	n = snprintf(out, size, "%s", c->portal_url);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* The URL a splash request carries, if the gate signed it for this MAC
+ * (url, ts and sig from the 511 link, fresh): else "" (the accept then
+ * ends on a neutral page), so that the splash is never an open redirect
+ * for a link someone else wrote. */
+static void
+portal_return_url(struct gate *g, const struct portal_req *pr, char *url,
+    size_t cap)
+{
+	char ts[TOKEN_U64_MAXLEN + 1], sig[TOKEN_SIG_HEXLEN + 1], err[128];
+	const char *q = strchr(pr->target, '?');
+	struct token_qparam p[] = {
+		{ "url", url, cap, false },
+		{ "ts", ts, sizeof(ts), false },
+		{ "sig", sig, sizeof(sig), false },
+	};
+
+	if (q == NULL || token_query_parse(q + 1, strlen(q + 1), p, 3, err,
+			     sizeof(err)) < 0 ||
+	    !p[0].found || !p[1].found || !p[2].found ||
+	    token_verify_return(&g->portal->key, &pr->mac, ts, url, sig,
+		grant_now(), SPLASH_MAX_AGE) != TOKEN_OK ||
+	    !portal_url_ok(url))
+		url[0] = '\0';
 }
 
 /* Body bytes the portal must read before answering (0: none). */
@@ -287,18 +470,17 @@ portal_message(char *out, size_t size, const struct reply_ctx *rc,
 	return n ? reply_html(out, size, rc, status, NULL, NULL, page, n) : 0;
 }
 
-/* The splash page: the terms and an accept form bound to this MAC. */
+/* The splash page: the terms and an accept form bound to this MAC and to
+ * the URL the gate's own link carried (or none). */
 static size_t
 portal_splash(struct gate *g, const struct portal_req *pr,
     const struct reply_ctx *rc, char *out, size_t size, unsigned *status)
 {
 	char url[TOKEN_URL_MAX + 1] = "", sig[TOKEN_SIG_HEXLEN + 1];
-	char eurl[6 * TOKEN_URL_MAX + 1], err[128];
-	const char *q = strchr(pr->target, '?');
-	struct token_qparam p[] = { { "url", url, sizeof(url), false } };
+	char eurl[6 * TOKEN_URL_MAX + 1];
 	uint64_t ts = grant_now();
-	size_t hsize = strlen(g->portal->terms_html) + sizeof(eurl) + 1024, n = 0;
-	char *inner, *page;
+	size_t psize, n = 0;
+	char *page;
 
 	if (!pr->have_mac) {
 		*status = 403;
@@ -306,40 +488,33 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 		    "The gate does not know your device's hardware address yet. "
 		    "Wait a moment and reload this page.", NULL);
 	}
+	portal_return_url(g, pr, url, sizeof(url));
 	if (g->conf->portal_url[0] != '\0') { /* an external login server */
 		char link[8192];
 		struct policy_in id = { .client = pr->client, .mac = &pr->mac };
-		if (q != NULL && token_query_parse(q + 1, strlen(q + 1), p, 1, err,
-				     sizeof(err)) < 0)
-			url[0] = '\0';
 		if (portal_link(g, &id, url, pr->gate_host, link, sizeof(link)) < 0)
 			return 0;
 		*status = 302;
 		return reply_302(out, size, rc, 302, link);
 	}
-	if (q != NULL && (token_query_parse(q + 1, strlen(q + 1), p, 1, err,
-			      sizeof(err)) < 0 || !portal_url_ok(url)))
-		url[0] = '\0';
-	if (token_sign_splash(&g->portal->key, &pr->mac, ts, url, sig) < 0 ||
-	    reply_html_escape(eurl, sizeof(eurl), url) >= sizeof(eurl))
+	psize = size < PORTAL_ANSWER_MAX ? size : PORTAL_ANSWER_MAX;
+	if ((page = malloc(psize)) == NULL)
 		return 0;
-	inner = malloc(hsize);
-	page = malloc(hsize + 1024);
-	if (inner && page) {
-		int k = snprintf(inner, hsize,
-		    "%s<form method=\"post\" action=\"/wicket/accept\">\n"
-		    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
-		    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
-		    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
-		    "<button type=\"submit\">Accept and connect</button>\n</form>",
-		    g->portal->terms_html, eurl, (unsigned long long)ts, sig);
-		if (k > 0 && (size_t)k < hsize &&
-		    (n = portal_page(page, hsize + 1024, "Welcome", inner)) > 0)
+	/* A URL too long for the page is dropped, never the page. */
+	for (int pass = 0; pass < 2 && n == 0; pass++) {
+		if (pass == 1) {
+			if (url[0] == '\0')
+				break;
+			url[0] = '\0';
+		}
+		if (token_sign_splash(&g->portal->key, &pr->mac, ts, url, sig) < 0 ||
+		    reply_html_escape(eurl, sizeof(eurl), url) >= sizeof(eurl))
+			break;
+		n = portal_splash_render(page, psize, g->portal->terms_html, eurl,
+		    ts, sig);
+		if (n > 0)
 			n = reply_html(out, size, rc, 200, NULL, NULL, page, n);
-		else
-			n = 0;
 	}
-	free(inner);
 	free(page);
 	*status = 200;
 	return n;

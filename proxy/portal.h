@@ -13,9 +13,14 @@
 
 struct gate;
 struct policy_in;
+struct wk_conf;
+struct conf_errors;
 
 #define PORTAL_MAX_BODY 4096 /* the accept form is a few hundred bytes */
 #define PORTAL_TARGET_MAX 2048
+#define PORTAL_TERMS_MAX 32768 /* splash_terms file, bytes */
+#define PORTAL_ANSWER_MAX 16384 /* the caller's answer buffer (conn.c) */
+#define PORTAL_HEAD_MAX 512    /* status line and fields of a page */
 
 /* What the portal needs to know about one request to the gate. */
 struct portal_req {
@@ -38,6 +43,8 @@ enum portal_route {
 };
 
 int portal_start(struct gate *g);
+int portal_conf_check(const struct wk_conf *c, const char *fname,
+    struct conf_errors *errs);
 int portal_reconfigure(struct gate *g);
 void portal_stop(struct gate *g);
 

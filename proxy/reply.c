@@ -111,36 +111,48 @@ finish(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 	return o.len >= size ? 0 : o.len;
 }
 
-/* HTML-escape s into out (NUL-terminated); returns the length, or size
- * when it did not fit. */
+/* HTML-escape the n bytes at s into out (NUL-terminated); returns the
+ * length, or size when it did not fit. Plain runs are copied at once:
+ * every 511 escapes its link. */
+size_t
+reply_html_escape_mem(char *out, size_t size, const char *s, size_t n)
+{
+	static const char *const rep[256] = {
+		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;",
+		['"'] = "&quot;", ['\''] = "&#39;",
+	};
+	size_t len = 0, i = 0;
+
+	while (i < n) {
+		size_t run = 0, k;
+		while (i + run < n && rep[(unsigned char)s[i + run]] == NULL)
+			run++;
+		if (len + run >= size)
+			return size;
+		memcpy(out + len, s + i, run);
+		len += run;
+		i += run;
+		if (i == n)
+			break;
+		k = strlen(rep[(unsigned char)s[i]]);
+		if (len + k >= size)
+			return size;
+		memcpy(out + len, rep[(unsigned char)s[i]], k);
+		len += k;
+		i++;
+	}
+	if (len >= size)
+		return size;
+	out[len] = '\0';
+	return len;
+}
+
+/* HTML-escape the string s into out (NUL-terminated); returns the length,
+ * or size when it did not fit. */
 size_t
 reply_html_escape(char *out, size_t size, const char *s)
 {
-	size_t len = 0;
-
-	for (;;) {
-		size_t run = strcspn(s, "&<>\"'");
-		const char *rep = NULL;
-		if (len + run >= size)
-			return size;
-		memcpy(out + len, s, run);
-		len += run;
-		s += run;
-		switch (*s) {
-		case '\0': out[len] = '\0'; return len;
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		default: rep = "&#39;"; break;
-		}
-		size_t k = strlen(rep);
-		if (len + k >= size)
-			return size;
-		memcpy(out + len, rep, k);
-		len += k;
-		s++;
-	}
+	return reply_html_escape_mem(out, size, s, strlen(s));
 }
 
 /* The 511 answer (RFC 6585 §6): a short page that links to and

@@ -25,5 +25,6 @@ size_t reply_html(char *buf, size_t size, const struct reply_ctx *rc,
 size_t reply_error(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *why);
 size_t reply_html_escape(char *out, size_t size, const char *s);
+size_t reply_html_escape_mem(char *out, size_t size, const char *s, size_t n);
 
 #endif

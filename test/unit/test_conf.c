@@ -103,6 +103,13 @@ test_bad(void **state)
 		{ "max_body_bytes -1\n",
 		  "t.conf:1: max_body_bytes: expected a byte count (suffix K, M or G allowed): '-1'\n" },
 		{ "gateway_id a\ngateway_id b\n", "t.conf:2: gateway_id: repeated key\n" },
+		/* The token charset of docs/grants.md, so every link can carry it. */
+		{ "gateway_id gw/1\n",
+		  "t.conf:1: gateway_id: expected 1 to 64 characters of A-Z a-z 0-9 . _ -: 'gw/1'\n" },
+		{ "\ngateway_id "
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		  "t.conf:2: gateway_id: expected 1 to 64 characters of A-Z a-z 0-9 . _ -: "
+		  "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'\n" },
 		{ "listen 10.0.0.1\n",
 		  "t.conf:1: listen: expected ADDRESS:PORT or [IPv6]:PORT: '10.0.0.1'\n"
 		  "t.conf: at least one listen address is required\n" },
@@ -191,6 +198,24 @@ test_example_documents_every_key(void **state)
 	}
 }
 
+/* A later check (wicketd -n: files, interface) names the line the key was
+ * set on, or the file alone for a default. */
+static void
+test_key_error_line(void **state)
+{
+	struct wk_conf c;
+	struct conf_errors e, later;
+
+	(void)state;
+	assert_int_equal(parse(&c, "# x\n\nsplash_terms /nope\n", &e), 0);
+	memset(&later, 0, sizeof(later));
+	conf_key_error(&later, &c, "t.conf", "splash_terms", "/nope: missing");
+	conf_key_error(&later, &c, "t.conf", "grant_key", "default");
+	assert_string_equal(later.text, "t.conf:3: splash_terms: /nope: missing\n"
+	    "t.conf: grant_key: default\n");
+	assert_int_equal(later.count, 2);
+}
+
 int
 main(void)
 {
@@ -199,6 +224,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_binary),
+		cmocka_unit_test(test_key_error_line),
 		cmocka_unit_test(test_example_documents_every_key),
 	};
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

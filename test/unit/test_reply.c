@@ -107,6 +107,13 @@ test_escape(void **state)
 	(void)state;
 	assert_int_equal(reply_html_escape(out, sizeof(out), "<a href='x'>&\""), 37);
 	assert_string_equal(out, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+	/* The counted form escapes exactly n bytes, NUL included as data. */
+	assert_int_equal(reply_html_escape_mem(out, sizeof(out), "a<b\0c", 3), 6);
+	assert_string_equal(out, "a&lt;b");
+	assert_int_equal(reply_html_escape_mem(out, 6, "a<b", 3), 6);
+	assert_int_equal(reply_html_escape_mem(out, 7, "a<b", 3), 6);
+	assert_int_equal(reply_html_escape_mem(out, sizeof(out), "", 0), 0);
+	assert_string_equal(out, "");
 }
 
 int

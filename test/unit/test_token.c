@@ -30,6 +30,8 @@
 	"57440f114758d2c889c83e466d09f28144693ca84abec6ae723359dba97e606f"
 #define EX_SPLASH_SIG \
 	"e03dc6c0901ec669c4a568adfd85b0171efe111248e7c91228775c7884a2f4e9"
+#define EX_RETURN_SIG \
+	"aa4e7c297966a60b6db8d2fbef71a9cc8f0280c4b56ce7382c218c895bf9a968"
 
 #define NOW 1700000000ULL
 #define MAXG 86400ULL
@@ -70,6 +72,10 @@ test_canon_exact(void **state)
 	    EX_URL) > 0);
 	assert_string_equal(buf, "wicket-splash-v1\nmac=02:00:5e:10:00:01\n"
 	    "ts=1700000000\nurl=" EX_URL "\n");
+	assert_true(token_canon_return(buf, sizeof(buf), EX_MAC, "1700000000",
+	    EX_URL) > 0);
+	assert_string_equal(buf, "wicket-return-v1\nmac=02:00:5e:10:00:01\n"
+	    "ts=1700000000\nurl=" EX_URL "\n");
 	/* Too small a buffer, and values that could forge a line, fail. */
 	assert_int_equal(token_canon_grant(buf, 78, EX_MAC, "1700003600",
 	    EX_NONCE), -1);
@@ -104,6 +110,8 @@ test_known_vectors(void **state)
 	assert_string_equal(sig, EX_LINK_SIG);
 	assert_int_equal(token_sign_splash(&k, &m, 1700000000, EX_URL, sig), 0);
 	assert_string_equal(sig, EX_SPLASH_SIG);
+	assert_int_equal(token_sign_return(&k, &m, 1700000000, EX_URL, sig), 0);
+	assert_string_equal(sig, EX_RETURN_SIG);
 	token_key_wipe(&k);
 	assert_int_equal(k.len, 0);
 }
@@ -604,6 +612,34 @@ test_splash(void **state)
 	    600), TOKEN_OK);
 }
 
+/* The return token (511 link -> built-in splash) is bound to MAC, time
+ * and URL like the splash form, and the two kinds never verify as each
+ * other (domain separation), so a link cannot stand in for an accept. */
+static void
+test_return(void **state)
+{
+	struct token_key k;
+	struct wk_mac m = ex_mac(), other;
+	char sig[TOKEN_SIG_HEXLEN + 1];
+	(void)state;
+
+	ex_key(&k);
+	assert_int_equal(addr_mac_parse("02:00:5e:10:00:02", &other), 0);
+	assert_int_equal(token_verify_return(&k, &m, "1700000000", EX_URL,
+	    EX_RETURN_SIG, NOW, 600), TOKEN_OK);
+	assert_int_equal(token_verify_return(&k, &m, "1700000000", EX_URL,
+	    EX_RETURN_SIG, NOW + 601, 600), TOKEN_EXPIRED);
+	assert_int_equal(token_verify_return(&k, &other, "1700000000", EX_URL,
+	    EX_RETURN_SIG, NOW, 600), TOKEN_BAD_SIG);
+	assert_int_equal(token_verify_return(&k, &m, "1700000000",
+	    "https://evil.example/", EX_RETURN_SIG, NOW, 600), TOKEN_BAD_SIG);
+	assert_int_equal(token_verify_return(&k, &m, "1700000000", EX_URL,
+	    EX_SPLASH_SIG, NOW, 600), TOKEN_BAD_SIG);
+	assert_int_equal(token_verify_splash(&k, &m, "1700000000", EX_URL,
+	    EX_RETURN_SIG, NOW, 600), TOKEN_BAD_SIG);
+	assert_int_equal(token_sign_return(&k, &m, NOW, "http://a/\n", sig), -1);
+}
+
 /* Percent-encoding keeps exactly the RFC 3986 unreserved set. */
 static void
 test_url_encode(void **state)
@@ -759,6 +795,7 @@ main(void)
 		cmocka_unit_test(test_key_load),
 		cmocka_unit_test(test_link),
 		cmocka_unit_test(test_splash),
+		cmocka_unit_test(test_return),
 		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_grant_query),

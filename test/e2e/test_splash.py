@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+# test_splash: end-to-end tests of the splash and link failure paths (issue 12,
+# "fail closed"): the splash is not an open redirector, a link is never empty
+# (over-long URL, probes), `gateway_id` and the terms are checked by `-n` as at
+# start-up, large terms, and `-n` parity for the key file and the interface.
+"""wicket e2e: the gate's own pages fail closed.
+
+Run as root: python3 test/e2e/test_splash.py [-v] [-l] [NAME_SUBSTRING ...]
+"""
+
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+O4 = h.ORIGIN4
+GATE = "10.99.0.1"
+CONF = """\
+listen 0.0.0.0:3990
+listen [::]:3990
+gateway_id test-gw
+audit_log {audit}
+interface br-lan
+control_socket {tmp}/control.sock
+state_file {tmp}/state
+"""
+
+
+class Fixture:
+    """Topology, the origin, and a daemon serving the built-in splash."""
+
+    def __init__(self):
+        """Bring everything up."""
+        h.check_prereqs(h.default_wicketd())
+        self.topo = h.Topology().__enter__()
+        self.origin = self.topo.start_origin()
+        self.gate = self.topo.start_wicketd(CONF)
+        self.n = 0
+
+    def fresh_client(self):
+        """A new client namespace with a MAC and addresses never used before in this run."""
+        self.n += 1
+        k = 120 + self.n
+        return self.topo.add_client("s%d" % self.n, mac="02:99:00:00:02:%02x" % k,
+                                    ip4="10.99.0.%d" % k, ip6="fd99::%x" % k)
+
+
+def form_fields(text):
+    """The hidden fields of a splash page, HTML entities in url undone."""
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    assert set(fields) == {"url", "ts", "sig"}, "splash form fields %r" % fields
+    fields["url"] = fields["url"].replace("&amp;", "&")
+    return fields
+
+
+def post_accept(client, fields):
+    """POST the accept form to the gate; return the Response."""
+    return h.curl(client, ["-X", "POST", "-H", "Content-Type: application/x-www-form-urlencoded",
+                           "--data-binary", urllib.parse.urlencode(fields),
+                           "http://%s/wicket/accept" % GATE])
+
+
+def link_of(body):
+    """The href and the meta-refresh target of a 511 page."""
+    text = body.decode("utf-8", "replace")
+    href = re.search(r'href="([^"]*)"', text)
+    meta = re.search(r'content="0; url=([^"]*)"', text)
+    assert href and meta, "511 page without link or refresh: %r" % text[:400]
+    return href.group(1).replace("&amp;", "&"), meta.group(1).replace("&amp;", "&")
+
+
+def check_conf(f, text, name):
+    """Write a config and run `wicketd -n` on it; return (exit code, stderr)."""
+    path = os.path.join(f.topo.tmp, name)
+    with open(path, "w") as fh:
+        fh.write(text)
+    p = f.topo.router.run([h.default_wicketd(), "-n", "-f", path], check=False, timeout=20)
+    return p.returncode, p.stderr, path
+
+
+def start_fails(f, path):
+    """Start wicketd on a config that `-n` refused; it must exit 1 at once. Its stderr."""
+    p = f.topo.router.run([h.default_wicketd(), "-d", "-f", path], check=False, timeout=20)
+    assert p.returncode == 1, "wicketd started with a config -n refused: %d %s" % (
+        p.returncode, p.stderr[-500:])
+    return p.stderr
+
+
+# ----------------------------------------------------------------------------
+
+def test_open_redirect_url_dropped(f):
+    """A splash link someone else wrote (url=https://evil.example/) is dropped: accept ends on a neutral page."""
+    c = f.fresh_client()
+    for q in ("url=https%3A%2F%2Fevil.example%2F",
+              "url=https%3A%2F%2Fevil.example%2F&ts=1700000000&sig=" + "0" * 64):
+        page = h.curl(c, ["http://%s/wicket/?%s" % (GATE, q)])
+        assert page.status == 200, "splash: %d %r" % (page.status, page.body[:200])
+        fields = form_fields(page.body.decode())
+        assert fields["url"] == "", "the splash kept an unsigned url: %r" % fields["url"]
+        assert b"evil" not in page.body, "the splash page mentions the foreign URL"
+    r = post_accept(c, fields)
+    assert r.status == 200 and b"connected" in r.body, "accept: %d %r" % (r.status, r.body[:200])
+    assert "Location" not in r.headers, "accept redirected to %r" % r.headers.get("Location")
+    f.topo.remove_client(c.name)
+
+
+def test_genuine_link_keeps_its_url_only_for_its_device(f):
+    """The gate's own 511 link carries the wanted URL signed; another device following it gets no URL."""
+    a, b = f.fresh_client(), f.fresh_client()
+    r = h.curl(a, ["http://%s/mine?x=1" % O4])
+    assert r.status == 511, "expected 511, got %d" % r.status
+    href, meta = link_of(r.body)
+    assert href == meta and re.match(r"http://%s/wicket/\?url=[^&]+&ts=\d+&sig=[0-9a-f]{64}$" % GATE, href), \
+        "511 link %r" % href
+    fields = form_fields(h.curl(a, [href]).body.decode())
+    assert fields["url"] == "http://%s/mine?x=1" % O4, "own link lost its url: %r" % fields["url"]
+    fields = form_fields(h.curl(b, [href]).body.decode())
+    assert fields["url"] == "", "another device's link kept its url: %r" % fields["url"]
+    f.topo.remove_client(a.name)
+    f.topo.remove_client(b.name)
+
+
+def test_long_url_gives_bare_link_not_empty(f):
+    """A URL too long to carry (3000 bytes): the 511 links and refreshes to the bare splash, a probe's Location too."""
+    c = f.fresh_client()
+    long_path = "/" + "a" * 3000
+    r = h.curl(c, ["http://%s%s" % (O4, long_path)])
+    assert r.status == 511, "expected 511, got %d" % r.status
+    href, meta = link_of(r.body)
+    assert href == meta == "http://%s/wicket/" % GATE, "link %r refresh %r" % (href, meta)
+    # 1,000 bytes that encode to 3 each: fits the token, not the 4 KiB link.
+    r = h.curl(c, ["http://%s/%s" % (O4, "%2F" * 1000)])
+    href, meta = link_of(r.body)
+    assert href == meta == "http://%s/wicket/" % GATE, "encoded-long link %r" % href
+    r = h.curl(c, ["http://%s/generate_204?%s" % (O4, "b" * 3000)])
+    assert r.status == 302, "probe: %d" % r.status
+    assert r.headers.get("Location") == "http://%s/wicket/" % GATE, "probe Location %r" % r.headers.get("Location")
+    f.topo.remove_client(c.name)
+
+
+def test_odd_gateway_id_refused_by_n(f):
+    """gateway_id with characters the token charset refuses: -n says FILE:LINE: gateway_id, start refuses too."""
+    for bad in ("bad/id", "gw!", "a" * 65):
+        rc, err, path = check_conf(f, "listen 127.0.0.1:3990\n\ngateway_id %s\n" % bad, "gw.conf")
+        assert rc == 1 and "gw.conf:3: gateway_id: expected 1 to 64 characters" in err, \
+            "-n on gateway_id %r: %d %r" % (bad, rc, err)
+        start_fails(f, path)
+    rc, err, _ = check_conf(f, "listen 127.0.0.1:3990\ngateway_id %s\n" % ("g." * 32), "gw.conf")
+    assert rc == 0, "a 64-character gateway_id refused: %r" % err
+
+
+def test_n_checks_what_start_checks(f):
+    """-n refuses a world-readable key, a missing terms file and a missing interface, as start-up does."""
+    key = os.path.join(f.topo.tmp, "loose.key")
+    with open(key, "w") as fh:
+        fh.write("0123456789abcdef0123456789abcdef\n")
+    os.chmod(key, 0o644)
+    rows = [
+        ("grant_key %s\n" % key, "grant_key: key file %s: mode 0644" % key),
+        ("splash_terms %s/none.txt\n" % f.topo.tmp, "splash_terms: %s/none.txt: No such file" % f.topo.tmp),
+        ("interface nosuch9\n", "interface: nosuch9: no such interface"),
+    ]
+    for line, want in rows:
+        text = "listen 127.0.0.1:3990\nstate_file %s/st-n\ncontrol_socket %s/n.sock\n%s" % (
+            f.topo.tmp, f.topo.tmp, line)
+        rc, err, path = check_conf(f, text, "parity.conf")
+        assert rc == 1 and ("parity.conf:4: " + want) in err, "-n on %r: %d %r" % (line, rc, err)
+        start_fails(f, path)
+
+
+def test_large_terms(f):
+    """30 KiB of terms: -n and start-up agree; a page that cannot be sent is refused up front, never a 500 per splash."""
+    terms = os.path.join(f.topo.tmp, "terms.txt")
+    para = "These are the terms of this network & its <rules>. " * 20 + "\n\n"
+    with open(terms, "w") as fh:
+        while fh.tell() < 30 * 1024:
+            fh.write(para)
+        fh.write("THE-LAST-PARAGRAPH\n")
+    text = CONF.replace("{tmp}", f.topo.tmp + "/big").replace("{audit}", f.topo.tmp + "/big-audit") + \
+        "splash_terms %s\n" % terms
+    os.makedirs(f.topo.tmp + "/big", exist_ok=True)
+    rc, err, path = check_conf(f, text.replace("listen [::]:3990\n", "").replace(
+        "0.0.0.0:3990", "127.0.0.1:3991"), "terms.conf")
+    if rc == 0:
+        # The page fits: the splash shows every paragraph.
+        f.gate.stop()
+        f.gate = f.topo.start_wicketd(CONF + "splash_terms %s\n" % terms)
+        c = f.fresh_client()
+        page = h.curl(c, ["http://%s/wicket/" % GATE])
+        assert page.status == 200 and b"THE-LAST-PARAGRAPH" in page.body, \
+            "splash with 30 KiB terms: %d, %d bytes" % (page.status, len(page.body))
+        f.topo.remove_client(c.name)
+    else:
+        assert "splash_terms: the splash page with these terms" in err, "-n on big terms: %r" % err
+        start_fails(f, path)
+
+
+TESTS = [
+    test_open_redirect_url_dropped,
+    test_genuine_link_keeps_its_url_only_for_its_device,
+    test_long_url_gives_bare_link_not_empty,
+    test_odd_gateway_id_refused_by_n,
+    test_n_checks_what_start_checks,
+    test_large_terms,
+]
+
+
+def after_each(f, test):
+    """The daemon must be alive with a clean sanitizer report after every test."""
+    h.check_daemon(f.gate, test)
+
+
+if __name__ == "__main__":
+    sys.exit(h.run_suite("test_splash", TESTS, lambda: Fixture(), teardown=h.teardown_fixture,
+                         after_each=after_each))
