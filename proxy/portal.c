@@ -136,9 +136,9 @@ portal_route(const char *target, size_t len)
 	return PORTAL_NOTFOUND;
 }
 
-/* The bytes of the splash page around the terms and the URL, when it is
- * rendered into a buffer of size bytes (a dry run with the longest values
- * the form can carry); 0 when even that does not fit. */
+/* Render the splash page (terms, then the accept form with the escaped
+ * URL, time and signature) into out; its length, or 0 when it does not
+ * fit. */
 static size_t
 portal_splash_render(char *out, size_t size, const char *terms_html,
     const char *eurl, uint64_t ts, const char *sig)
@@ -164,39 +164,10 @@ portal_splash_render(char *out, size_t size, const char *terms_html,
 	return n;
 }
 
-/* Check terms (as HTML) against the answer buffer: the splash page with
- * an empty URL and its header must fit in PORTAL_ANSWER_MAX (a longer URL
- * is dropped at run time rather than fail the page). 0, or -1 with a
- * reason in err. */
-static int
-portal_terms_fit(const char *html, char *err, size_t errlen)
-{
-	char sig[TOKEN_SIG_HEXLEN + 1];
-	size_t n;
-	char *page = malloc(PORTAL_ANSWER_MAX);
-
-	if (page == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	memset(sig, 'f', TOKEN_SIG_HEXLEN);
-	sig[TOKEN_SIG_HEXLEN] = '\0';
-	n = portal_splash_render(page, PORTAL_ANSWER_MAX - PORTAL_HEAD_MAX, html,
-	    "", UINT64_MAX, sig);
-	free(page);
-	if (n == 0) {
-		snprintf(err, errlen, "the splash page with these terms (%zu bytes "
-		    "of HTML) would not fit in the %u bytes the gate sends; "
-		    "shorten them", strlen(html), (unsigned)PORTAL_ANSWER_MAX);
-		return -1;
-	}
-	return 0;
-}
-
 /* Read the terms file at path (empty: the default sentence), at most
- * PORTAL_TERMS_MAX bytes, into escaped HTML that fits the splash page:
- * the one check start-up, reload and `wicketd -n` share. The HTML (free
- * it), or NULL with a reason in err. */
+ * PORTAL_TERMS_MAX bytes, into escaped HTML: the one check start-up,
+ * reload and `wicketd -n` share. The HTML (free it), or NULL with a
+ * reason in err. */
 static char *
 portal_terms_load(const char *path, char *err, size_t errlen)
 {
@@ -235,8 +206,6 @@ portal_terms_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot render the terms", path);
 		goto fail;
 	}
-	if (portal_terms_fit(html, err, errlen) < 0)
-		goto fail;
 	free(text);
 	return html;
 oom:
@@ -248,7 +217,7 @@ fail:
 }
 
 /* Check what portal_start would refuse, without starting: the key file
- * (size, mode) and the terms (presence, size, fit). For `wicketd -n`:
+ * (size, mode) and the terms (presence, size). For `wicketd -n`:
  * each problem goes into errs as FILE:LINE: key: why. 0, or -1. */
 int
 portal_conf_check(const struct wk_conf *c, const char *fname,
@@ -479,7 +448,7 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 	char url[TOKEN_URL_MAX + 1] = "", sig[TOKEN_SIG_HEXLEN + 1];
 	char eurl[6 * TOKEN_URL_MAX + 1];
 	uint64_t ts = grant_now();
-	size_t psize, n = 0;
+	size_t n = 0;
 	char *page;
 
 	if (!pr->have_mac) {
@@ -497,8 +466,7 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 		*status = 302;
 		return reply_302(out, size, rc, 302, link);
 	}
-	psize = size < PORTAL_ANSWER_MAX ? size : PORTAL_ANSWER_MAX;
-	if ((page = malloc(psize)) == NULL)
+	if ((page = malloc(size)) == NULL)
 		return 0;
 	/* A URL too long for the page is dropped, never the page. */
 	for (int pass = 0; pass < 2 && n == 0; pass++) {
@@ -510,7 +478,7 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 		if (token_sign_splash(&g->portal->key, &pr->mac, ts, url, sig) < 0 ||
 		    reply_html_escape(eurl, sizeof(eurl), url) >= sizeof(eurl))
 			break;
-		n = portal_splash_render(page, psize, g->portal->terms_html, eurl,
+		n = portal_splash_render(page, size, g->portal->terms_html, eurl,
 		    ts, sig);
 		if (n > 0)
 			n = reply_html(out, size, rc, 200, NULL, NULL, page, n);
@@ -628,6 +596,15 @@ portal_grant(struct gate *g, const struct portal_req *pr,
 	*status = 200;
 	return portal_message(out, size, rc, 200, "Connected",
 	    "You are connected. You can now use the network.", NULL);
+}
+
+/* The answer buffer portal_answer needs: the largest page is the splash,
+ * the operator's terms plus the form with the longest escaped URL. */
+size_t
+portal_answer_size(const struct gate *g)
+{
+	return strlen(g->portal->terms_html) + 6 * TOKEN_URL_MAX + 16384 +
+	    PORTAL_HEAD_MAX;
 }
 
 /* Answer a request to the gate itself; body is the request body when

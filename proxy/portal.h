@@ -19,7 +19,6 @@ struct conf_errors;
 #define PORTAL_MAX_BODY 4096 /* the accept form is a few hundred bytes */
 #define PORTAL_TARGET_MAX 2048
 #define PORTAL_TERMS_MAX 32768 /* splash_terms file, bytes */
-#define PORTAL_ANSWER_MAX 16384 /* the caller's answer buffer (conn.c) */
 #define PORTAL_HEAD_MAX 512    /* status line and fields of a page */
 
 /* What the portal needs to know about one request to the gate. */
@@ -56,6 +55,7 @@ bool portal_url_ok(const char *url);
 int portal_link(struct gate *g, const struct policy_in *id, const char *want,
     const char *gate_host, char *out, size_t size);
 size_t portal_wants_body(const struct portal_req *pr);
+size_t portal_answer_size(const struct gate *g);
 size_t portal_answer(struct gate *g, const struct portal_req *pr,
     const char *body, size_t blen, const struct reply_ctx *rc, char *out,
     size_t size, unsigned *status, const char **why);

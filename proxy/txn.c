@@ -204,10 +204,11 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 	struct portal_req *pr = calloc(1, sizeof(*pr));
 	struct reply_ctx rc = { .head = t->head, .close = r->close,
 		.now_s = clock_wall_ms() / 1000 };
-	char out[16384];
+	size_t osize = portal_answer_size(c->g);
+	char *out;
 	unsigned status = 500;
 	const char *why = NULL;
-	size_t n;
+	size_t n = 0;
 
 	if (pr == NULL || r->target_len > PORTAL_TARGET_MAX) {
 		free(pr);
@@ -239,9 +240,12 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 			return;
 		}
 	}
-	n = portal_answer(c->g, pr, NULL, 0, &rc, out, sizeof(out), &status, &why);
+	/* The splash holds the operator's terms: sized by the portal. */
+	if ((out = malloc(osize)) != NULL)
+		n = portal_answer(c->g, pr, NULL, 0, &rc, out, osize, &status, &why);
 	free(pr);
 	txn_set_answer(t, out, n, status, why, r->close);
+	free(out);
 }
 
 /* The accept form's body is complete: let the portal answer. */
@@ -252,15 +256,17 @@ conn_portal_body(struct conn *c, struct txn *t)
 		.now_s = clock_wall_ms() / 1000 };
 	size_t blen = evbuffer_get_length(t->collect);
 	const char *body = (const char *)evbuffer_pullup(t->collect, -1);
-	char out[16384];
+	size_t osize = portal_answer_size(c->g);
+	char *out = malloc(osize);
 	unsigned status = 500;
 	const char *why = NULL;
 	size_t n = 0;
 
-	if (body != NULL)
-		n = portal_answer(c->g, t->preq, body, blen, &rc, out, sizeof(out),
+	if (body != NULL && out != NULL)
+		n = portal_answer(c->g, t->preq, body, blen, &rc, out, osize,
 		    &status, &why);
 	txn_set_answer(t, out, n, status, why, false);
+	free(out);
 	evbuffer_free(t->collect);
 	t->collect = NULL;
 	free(t->preq);

@@ -23,6 +23,7 @@
 #define GATE_HOST "10.0.0.1"
 #define WANT "http://10.98.0.2/news?id=1&lang=en"
 #define WANT_ENC "http%3A%2F%2F10.98.0.2%2Fnews%3Fid%3D1%26lang%3Den"
+#define ANSWER 65536
 
 /* Each target maps to its page; the query never matters. */
 static void
@@ -181,7 +182,7 @@ static void
 test_link_roundtrip(void **state)
 {
 	struct pt *t = pt_new("");
-	char link[4096], *out = malloc(PORTAL_ANSWER_MAX), u[4096];
+	char link[4096], *out = malloc(ANSWER), u[4096];
 	const char *target;
 
 	(void)state;
@@ -191,11 +192,11 @@ test_link_roundtrip(void **state)
 	    "&ts=", strlen("http://" GATE_HOST "/wicket/?url=" WANT_ENC "&ts=")) == 0);
 	assert_non_null(strstr(link, "&sig="));
 	target = link + strlen("http://" GATE_HOST);
-	assert_int_equal(pt_get(t, target, &t->mac, out, PORTAL_ANSWER_MAX), 200);
+	assert_int_equal(pt_get(t, target, &t->mac, out, ANSWER), 200);
 	assert_string_equal(form_url(out, u, sizeof(u)),
 	    "http://10.98.0.2/news?id=1&amp;lang=en");
 	/* The same link from another device: its MAC is not the signed one. */
-	assert_int_equal(pt_get(t, target, &t->other, out, PORTAL_ANSWER_MAX), 200);
+	assert_int_equal(pt_get(t, target, &t->other, out, ANSWER), 200);
 	assert_string_equal(form_url(out, u, sizeof(u)), "");
 	free(out);
 	pt_free(t);
@@ -215,12 +216,12 @@ test_splash_open_redirect(void **state)
 		"/wicket/",
 	};
 	struct pt *t = pt_new("");
-	char link[4096], forged[4096], *out = malloc(PORTAL_ANSWER_MAX), u[4096];
+	char link[4096], forged[4096], *out = malloc(ANSWER), u[4096];
 	char *p;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		if (pt_get(t, targets[i], &t->mac, out, PORTAL_ANSWER_MAX) != 200)
+		if (pt_get(t, targets[i], &t->mac, out, ANSWER) != 200)
 			fail_msg("splash %s: not 200", targets[i]);
 		if (strcmp(form_url(out, u, sizeof(u)), "") != 0)
 			fail_msg("splash %s kept url %s", targets[i], u);
@@ -232,7 +233,7 @@ test_splash_open_redirect(void **state)
 	p = strstr(link, "&ts=");
 	assert_non_null(p);
 	snprintf(forged, sizeof(forged), "/wicket/?url=https%%3A%%2F%%2Fevil.example%%2F%s", p);
-	assert_int_equal(pt_get(t, forged, &t->mac, out, PORTAL_ANSWER_MAX), 200);
+	assert_int_equal(pt_get(t, forged, &t->mac, out, ANSWER), 200);
 	assert_string_equal(form_url(out, u, sizeof(u)), "");
 	free(out);
 	pt_free(t);
@@ -298,35 +299,51 @@ test_link_external_fallback(void **state)
 	pt_free(t);
 }
 
-/* Large terms: rendered without a stack copy, and terms whose page cannot
- * be sent are refused at the check start-up and `-n` share. */
+/* Large terms: 32 KiB of the worst characters are rendered without a
+ * stack copy and the splash carries all of them (the answer buffer is
+ * sized by portal_answer_size); a larger or missing file is refused by the
+ * check start-up, reload and `-n` share. */
 static void
 test_terms_limits(void **state)
 {
-	char path[] = "/tmp/test_portal_termsXXXXXX", *text, *html;
+	char path[] = "/tmp/test_portal_termsXXXXXX", *text, *html, *out;
+	char conf[256];
 	struct conf_errors errs;
 	struct wk_conf c;
+	struct pt *t;
 	size_t n, big = PORTAL_TERMS_MAX;
 	int fd;
 
 	(void)state;
-	text = malloc(big);
+	text = malloc(big + 1);
 	html = malloc(6 * big + 1024);
 	for (size_t i = 0; i < big; i++)
 		text[i] = (i % 80 == 79) ? '\n' : "<&>\"'"[i % 5];
+	memcpy(text + big - 5, "\nEND\n", 5);
 	n = portal_terms_html(html, 6 * big + 1024, text, big);
 	assert_true(n > 4 * big && n < 6 * big + 1024);
 	assert_int_equal(strncmp(html, "<p>&lt;&amp;&gt;&quot;&#39;", 27), 0);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, big), (ssize_t)big);
+	snprintf(conf, sizeof(conf), "splash_terms %s\n", path);
+	t = pt_new(conf);
+	assert_true(portal_answer_size(&t->g) > n);
+	out = malloc(portal_answer_size(&t->g) + 1);
+	assert_int_equal(pt_get(t, "/wicket/", &t->mac, out,
+	    portal_answer_size(&t->g) + 1), 200);
+	assert_non_null(strstr(out, " END</p>"));
+	free(out);
+	pt_free(t);
+	/* One byte more than 32 KiB, then no file at all. */
+	assert_int_equal(write(fd, "x", 1), 1);
 	close(fd);
 	conf_defaults(&c);
 	snprintf(c.splash_terms, sizeof(c.splash_terms), "%s", path);
 	memset(&errs, 0, sizeof(errs));
 	assert_int_equal(portal_conf_check(&c, "t.conf", &errs), -1);
 	assert_non_null(strstr(errs.text, "t.conf: splash_terms: "));
-	assert_non_null(strstr(errs.text, "would not fit"));
+	assert_non_null(strstr(errs.text, "larger than 32 KiB"));
 	unlink(path);
 	memset(&errs, 0, sizeof(errs));
 	assert_int_equal(portal_conf_check(&c, "t.conf", &errs), -1);
