@@ -17,7 +17,7 @@
 enum ctype {
 	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
 	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
-	T_LOGLEVEL, T_FIREWALL, T_GWID
+	T_LOGLEVEL, T_FIREWALL, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL
 };
 
 /* One configuration key: where it lives, how it parses, its bounds. */
@@ -77,6 +77,14 @@ static const struct ckey keys[] = {
 	{ "splash_terms", T_PATH, S(splash_terms), 0, 0, "", LIVE },
 	{ "firewall", T_FIREWALL, U(firewall), 0, 0, "none", RESTART },
 	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket", RESTART },
+	{ "tls_listen", T_LISTEN, L(tls_listen, n_tls_listen), 0, 0, "", RESTART },
+	{ "tls_cert", T_PATH, S(tls_cert), 0, 0, "", LIVE },
+	{ "tls_key", T_PATH, S(tls_key), 0, 0, "", LIVE },
+	{ "portal_host", T_HOSTNAME, S(portal_host), 0, 0, "", LIVE },
+	{ "venue_info_url", T_URL, S(venue_info_url), 0, 0, "", LIVE },
+	{ "portal_can_extend", T_BOOL, U(portal_can_extend), 0, 0, "no", LIVE },
+	{ "splash_template", T_PATH, S(splash_template), 0, 0, "", LIVE },
+	{ "network_name", T_TEXT, S(network_name), 0, 0, "", LIVE },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS");
@@ -352,6 +360,25 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 		else
 			return "expected 302 or 511";
 		return NULL;
+	case T_HOSTNAME:
+		if (!is_hostname(v))
+			return "expected a host name";
+		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
+	case T_TEXT:
+		/* Free text shown on a page (HTML-escaped there): printable
+		 * ASCII or UTF-8, no control characters. */
+		for (const char *p = v; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return "control characters are not allowed";
+		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
+	case T_BOOL:
+		if (strcmp(v, "yes") == 0)
+			*(bool *)(void *)dst = true;
+		else if (strcmp(v, "no") == 0)
+			*(bool *)(void *)dst = false;
+		else
+			return "expected yes or no";
+		return NULL;
 	case T_FIREWALL:
 		if (strcmp(v, "none") == 0)
 			c->firewall = FIREWALL_NONE;
@@ -505,6 +532,11 @@ conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
 	/* Cross-key rules. */
 	if (c->n_listen == 0)
 		conf_error(errs, fname, 0, "at least one listen address is required");
+	if (c->n_tls_listen > 0 && (c->tls_cert[0] == '\0' ||
+		c->tls_key[0] == '\0' || c->portal_host[0] == '\0'))
+		conf_error(errs, fname, c->key_line[find_key("tls_listen") - keys],
+		    "tls_listen: needs tls_cert, tls_key and portal_host (the name "
+		    "in the certificate)");
 	if (c->max_request_line > c->max_header_bytes)
 		conf_error(errs, fname, 0,
 		    "max_request_line must not exceed max_header_bytes");

@@ -69,6 +69,16 @@ struct wk_conf {
 	char splash_terms[CONF_PATH];
 	enum conf_firewall firewall;
 	char nft_table[64];
+	/* TLS listener, CAPPORT API (RFC 8908) and the splash page */
+	union wk_sockaddr tls_listen[CONF_MAX_LISTEN];
+	size_t n_tls_listen;
+	char tls_cert[CONF_PATH];
+	char tls_key[CONF_PATH];
+	char portal_host[CONF_STR];  /* the name in the certificate */
+	char venue_info_url[CONF_URL];
+	bool portal_can_extend;      /* portal_url grants extensions */
+	char splash_template[CONF_PATH];
+	char network_name[128];
 	/* where each key was last set (0: default), for later checks' messages */
 	unsigned key_line[CONF_MAX_KEYS];
 };

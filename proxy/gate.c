@@ -13,6 +13,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "tls.h"
 
 /* Derive the framer limits and other cached values from a config. */
 void
@@ -76,8 +77,9 @@ gate_reload(struct gate *g, char *err, size_t errlen)
 	 * request, so the old one can go once the new one is in place. */
 	gate_apply_conf(g, c);
 	garden_configure(g->garden, c);
-	if (portal_reconfigure(g) < 0 || grant_reconfigure(g) < 0)
-		log_warn("reload: portal or firewall refresh failed (see above)");
+	if (portal_reconfigure(g) < 0 || grant_reconfigure(g) < 0 ||
+	    tls_reconfigure(g) < 0)
+		log_warn("reload: portal, firewall or TLS refresh failed (see above)");
 	/* allow_ip, allow_mac and the walled garden may have shrunk: open
 	 * relays are decided again against the new configuration. */
 	conn_client_ended(g, NULL);

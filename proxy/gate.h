@@ -47,6 +47,7 @@ struct gate {
 	struct firewall *fw;    /* nftables mirror, NULL with firewall none */
 	struct control *ctl;    /* control socket (control.c) */
 	struct portal *portal;  /* keys and terms of the gate's pages */
+	struct tls *tls;        /* HTTPS listener (tls.c), NULL without tls_listen */
 	const char *conf_path;
 };
 
@@ -81,6 +82,7 @@ void control_stop(struct gate *g);
 
 /* listener.c */
 int listener_open_all(struct gate *g, gate_accept_cb on_accept);
+int listener_bind(const struct sockaddr *sa);
 void listener_pause(struct gate *g, bool pause);
 void listener_close_all(struct gate *g);
 

@@ -46,9 +46,9 @@ listener_on_error(struct evconnlistener *ev, void *arg)
 	log_warn("accept: %s", evutil_socket_error_to_string(err));
 }
 
-/* Create, bind and listen one socket; -1 with a logged reason. */
-static int
-listener_socket(const struct sockaddr *sa)
+/* Create, bind and listen one socket (also tls.c's); -1 with errno set. */
+int
+listener_bind(const struct sockaddr *sa)
 {
 	int one = 1, fd;
 
@@ -82,7 +82,7 @@ listener_open_all(struct gate *g, gate_accept_cb on_accept)
 		l->g = g;
 		l->on_accept = on_accept;
 		addr_sa_format(sa, l->name);
-		fd = listener_socket(sa);
+		fd = listener_bind(sa);
 		if (fd < 0) {
 			log_err("listen %s: %s", l->name, strerror(errno));
 			free(l);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "tls.h"
 #include "version.h"
 
 static struct gate gate;
@@ -37,7 +38,8 @@ usage(int code)
 }
 
 /* `wicketd -n`: what start-up refuses beyond the syntax -- the key file
- * (size, mode), the terms (presence, size, fit), the interface -- checked
+ * (size, mode), the terms (presence, size, fit), the interface, the TLS
+ * certificate and key (load, validity, name, mode, match) -- checked
  * by the same functions start-up calls, reported as FILE:LINE: key: why. */
 static int
 check_files(const struct wk_conf *c, const char *path)
@@ -47,6 +49,7 @@ check_files(const struct wk_conf *c, const char *path)
 
 	memset(&errs, 0, sizeof(errs));
 	(void)portal_conf_check(c, path, &errs);
+	(void)tls_conf_check(c, path, &errs);
 	if (ident_conf_check(c, err, sizeof(err)) < 0)
 		conf_key_error(&errs, c, path, "interface", err);
 	fputs(errs.text, stderr);
@@ -131,7 +134,8 @@ main(int argc, char **argv)
 	if (ident_start(&gate) < 0 || grant_start(&gate) < 0 ||
 	    portal_start(&gate) < 0)
 		return 1;
-	if (listener_open_all(&gate, conn_accept) < 0 || control_start(&gate) < 0)
+	if (listener_open_all(&gate, conn_accept) < 0 || tls_start(&gate) < 0 ||
+	    control_start(&gate) < 0)
 		return 1;
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
 	ev_int = evsignal_new(gate.base, SIGINT, on_stop, NULL);
@@ -147,6 +151,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	conn_free_all(&gate);
+	tls_stop(&gate);
 	control_stop(&gate);
 	listener_close_all(&gate);
 	garden_free(gate.garden);

@@ -17,6 +17,7 @@
 #include "grant.h"
 #include "log.h"
 #include "policy.h"
+#include "tls.h"
 #include "token.h"
 
 #define SPLASH_MAX_AGE 3600 /* an accept form or a return link is valid this long */
@@ -312,18 +313,23 @@ portal_link_splash(struct gate *g, const struct policy_in *id,
     const char *want, const char *gate_host, char *out, size_t size)
 {
 	char enc[3 * TOKEN_URL_MAX + 1], sig[TOKEN_SIG_HEXLEN + 1];
+	char origin[CONF_STR + 16];
 	uint64_t ts = grant_now();
 	int n;
 
+	/* With a TLS listener the splash is its HTTPS page (tls.c). */
+	tls_origin(g->conf, origin, sizeof(origin));
+	if (origin[0] == '\0')
+		snprintf(origin, sizeof(origin), "http://%s", gate_host);
 	if (id->mac != NULL && portal_url_ok(want) &&
 	    token_url_encode(want, enc, sizeof(enc)) >= 0 &&
 	    token_sign_return(&g->portal->key, id->mac, ts, want, sig) == 0) {
-		n = snprintf(out, size, "http://%s/wicket/?url=%s&ts=%llu&sig=%s",
-		    gate_host, enc, (unsigned long long)ts, sig);
+		n = snprintf(out, size, "%s/wicket/?url=%s&ts=%llu&sig=%s",
+		    origin, enc, (unsigned long long)ts, sig);
 		if (n > 0 && (size_t)n < size)
 			return 0;
 	}
-	n = snprintf(out, size, "http://%s/wicket/", gate_host);
+	n = snprintf(out, size, "%s/wicket/", origin);
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 

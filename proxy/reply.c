@@ -79,8 +79,8 @@ imf_date(int64_t now_s)
  * when the buffer was too small (the caller then answers 500). */
 static size_t
 finish(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
-    const char *ctype, const char *extra_name, const char *extra_val,
-    const char *body, size_t blen)
+    const char *ctype, const char *cache, const char *extra_name,
+    const char *extra_val, const char *body, size_t blen)
 {
 	struct out o = { buf, size, 0 };
 
@@ -99,7 +99,9 @@ finish(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 	}
 	OUT_LIT(&o, "Content-Type: ");
 	out_str(&o, ctype);
-	OUT_LIT(&o, "\r\nCache-Control: no-store\r\nContent-Length: ");
+	OUT_LIT(&o, "\r\nCache-Control: ");
+	out_str(&o, cache);
+	OUT_LIT(&o, "\r\nContent-Length: ");
 	out_uint(&o, blen);
 	if (rc->close)
 		OUT_LIT(&o, "\r\nConnection: close\r\n\r\n");
@@ -178,8 +180,8 @@ reply_511(char *buf, size_t size, const struct reply_ctx *rc, const char *link)
 	    "</body></html>\n");
 	if (o.len >= sizeof(body))
 		return 0;
-	return finish(buf, size, rc, 511, "text/html; charset=utf-8", NULL, NULL,
-	    body, o.len);
+	return finish(buf, size, rc, 511, "text/html; charset=utf-8", "no-store",
+	    NULL, NULL, body, o.len);
 }
 
 /* A redirect (302 for probes, 303 after a form) with a small HTML body
@@ -200,8 +202,8 @@ reply_302(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 	    http_reason(status), esc);
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return 0;
-	return finish(buf, size, rc, status, "text/html; charset=utf-8", "Location",
-	    location, body, (size_t)n);
+	return finish(buf, size, rc, status, "text/html; charset=utf-8", "no-store",
+	    "Location", location, body, (size_t)n);
 }
 
 /* A page of the gate's own (splash, grant results): any status, one
@@ -212,8 +214,20 @@ reply_html(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 {
 	if (hval != NULL && strpbrk(hval, "\r\n") != NULL)
 		return 0;
-	return finish(buf, size, rc, status, "text/html; charset=utf-8", hname,
-	    hval, html, len);
+	return finish(buf, size, rc, status, "text/html; charset=utf-8", "no-store",
+	    hname, hval, html, len);
+}
+
+/* An answer of any media type and cache policy (the CAPPORT API's
+ * application/captive+json with "private, no-store", RFC 8908 §5). */
+size_t
+reply_typed(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
+    const char *ctype, const char *cache, const char *hname, const char *hval,
+    const char *body, size_t len)
+{
+	if (hval != NULL && strpbrk(hval, "\r\n") != NULL)
+		return 0;
+	return finish(buf, size, rc, status, ctype, cache, hname, hval, body, len);
 }
 
 /* A framing or gateway error: plain text naming the status and the rule
@@ -229,6 +243,6 @@ reply_error(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 	    why ? ": " : "", why ? why : "");
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)sizeof(body) - 1;
-	return finish(buf, size, rc, status, "text/plain; charset=utf-8", NULL, NULL,
-	    body, (size_t)n);
+	return finish(buf, size, rc, status, "text/plain; charset=utf-8", "no-store",
+	    NULL, NULL, body, (size_t)n);
 }

@@ -22,6 +22,9 @@ size_t reply_302(char *buf, size_t size, const struct reply_ctx *rc,
 size_t reply_html(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *hname, const char *hval, const char *html,
     size_t len);
+size_t reply_typed(char *buf, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *ctype, const char *cache, const char *hname,
+    const char *hval, const char *body, size_t len);
 size_t reply_error(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *why);
 size_t reply_html_escape(char *out, size_t size, const char *s);

@@ -271,6 +271,28 @@ session_check(const struct session_table *tab, const struct wk_mac *mac,
 	return r == SESSION_R_NONE;
 }
 
+/* What is left of mac's session at now, by the same rule that admits it:
+ * seconds to the hard end (SESSION_FOREVER: none) and bytes to the quota
+ * (UINT64_MAX: none), for the CAPPORT API (RFC 8908 §5). False when the
+ * session does not admit now. */
+bool
+session_remaining(const struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now, uint64_t *seconds, uint64_t *bytes,
+    enum session_source *source)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	const struct session *s;
+
+	if (at < 0 || session_status(tab, &tab->slots[at].s, now) != SESSION_R_NONE)
+		return false;
+	s = &tab->slots[at].s;
+	*seconds = s->expires == SESSION_FOREVER ? SESSION_FOREVER : s->expires - now;
+	*bytes = tab->conf.bytes == 0 || s->source == SESSION_SRC_CONFIG ? UINT64_MAX
+	    : tab->conf.bytes - s->bytes;
+	*source = s->source;
+	return true;
+}
+
 /* Count bytes for mac (0 bytes: activity only). The idle timer restarts
  * only while the session still admits, so traffic cannot revive an idle
  * or expired session. 0, or -1 with errno ENOENT for an unknown MAC. */

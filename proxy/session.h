@@ -89,6 +89,9 @@ int session_account(struct session_table *tab, const struct wk_mac *mac,
 size_t session_expire(struct session_table *tab, uint64_t now,
     session_event_cb cb, void *arg);
 
+bool session_remaining(const struct session_table *tab,
+    const struct wk_mac *mac, uint64_t now, uint64_t *seconds, uint64_t *bytes,
+    enum session_source *source);
 const struct session *session_find(const struct session_table *tab,
     const struct wk_mac *mac);
 int session_restore(struct session_table *tab, const struct session *s);

@@ -1,0 +1,20 @@
+/* tls: the gate's HTTPS listener (tls_listen, tls_cert, tls_key,
+ * portal_host): the portal pages and the RFC 8908 API over TLS 1.2+, in
+ * the same event loop, with the certificate reloaded on SIGHUP. */
+#ifndef WK_TLS_H
+#define WK_TLS_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct gate;
+
+int tls_conf_check(const struct wk_conf *c, const char *fname,
+    struct conf_errors *errs);
+int tls_start(struct gate *g);
+int tls_reconfigure(struct gate *g);
+void tls_stop(struct gate *g);
+void tls_origin(const struct wk_conf *c, char *out, size_t size);
+
+#endif

@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+# test_tls: end-to-end tests of the gate's HTTPS side (issue 9): a test CA
+# issues the certificate for portal_host; the RFC 8908 API answers each
+# client from the session table before admission, after it (remaining
+# seconds and bytes) and after deny; Accept, path and method errors; TLS 1.2
+# minimum; the certificate reloaded by SIGHUP under an open connection; a
+# bad certificate refused by -n and kept out on reload; the HTTPS splash
+# admits, and the 511 and probe links point at it.
+"""wicket e2e: the TLS listener, the CAPPORT API and the HTTPS splash.
+
+Run as root: python3 test/e2e/test_tls.py [-v] [-l] [NAME_SUBSTRING ...]
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+import testca  # noqa: E402
+
+O4 = h.ORIGIN4
+GATE4, GATE6 = h.LAN4, h.LAN6
+HOST, PORT = "portal.test", 8443
+API = "https://%s:%d/wicket/capport" % (HOST, PORT)
+SPLASH = "https://%s:%d/wicket/" % (HOST, PORT)
+TLSCLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsclient.py")
+QUOTA = 1048576
+CONF = """\
+listen 0.0.0.0:3990
+listen [::]:3990
+tls_listen %(g4)s:%(port)d
+tls_listen [%(g6)s]:%(port)d
+tls_cert {tmp}/../gate.pem
+tls_key {tmp}/../gate.key
+portal_host %(host)s
+venue_info_url https://cafe.example/about
+gateway_id test-gw
+audit_log {audit}
+interface br-lan
+control_socket {tmp}/control.sock
+state_file {tmp}/state
+session_bytes %(quota)d
+header_timeout 3
+%(extra)s"""
+
+
+def wicketctl_binary():
+    """The wicketctl next to the wicketd under test."""
+    return os.path.join(os.path.dirname(h.default_wicketd()), "wicketctl")
+
+
+class Fixture:
+    """Topology, origin, a test CA with the gate's certificate, and one daemon."""
+
+    def __init__(self):
+        """Bring everything up."""
+        h.check_prereqs(h.default_wicketd())
+        if shutil.which("openssl") is None:
+            raise h.SetupError("openssl not found (scripts/deps.sh)")
+        self.topo = h.Topology().__enter__()
+        self.ca = testca.TestCA(os.path.join(self.topo.tmp, "ca"))
+        self.install_cert("gate0")
+        self.origin = self.topo.start_origin()
+        self.extra = ""
+        self.start()
+
+    def install_cert(self, name, host=HOST, days=1):
+        """Issue a certificate and copy it (and its key) to the paths wicketd reads."""
+        crt, key = self.ca.issue(name, host, days=days)
+        for src, dst in ((crt, "gate.pem"), (key, "gate.key")):
+            tmp = os.path.join(self.topo.tmp, dst + ".new")
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o600 if dst.endswith(".key") else 0o644)
+            os.replace(tmp, os.path.join(self.topo.tmp, dst))
+        return self.ca.fingerprint(crt)
+
+    def conf(self):
+        """The daemon's configuration text."""
+        return CONF % {"g4": GATE4, "g6": GATE6, "port": PORT, "host": HOST,
+                       "quota": QUOTA, "extra": self.extra}
+
+    def start(self):
+        """Start the daemon and wait for both listeners."""
+        self.gate = self.topo.start_wicketd(self.conf())
+        self.topo.router.wait_listening(PORT, proc=self.gate.proc)
+
+    def reload(self, extra=None):
+        """Rewrite the config (with `extra` lines) and SIGHUP the daemon."""
+        if extra is not None:
+            self.extra = extra
+            text = self.conf().replace("{tmp}", self.gate.dir).replace(
+                "{audit}", self.gate.audit_path)
+            with open(self.gate.conf_path, "w") as f:
+                f.write(text)
+        self.gate.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+
+    @property
+    def client(self):
+        """The default client."""
+        return self.topo.client
+
+    def ctl(self, *args):
+        """Run wicketctl against this daemon; require success."""
+        p = subprocess.run([wicketctl_binary(), "-s", os.path.join(self.gate.dir, "control.sock")]
+                           + list(args), capture_output=True, text=True, timeout=15)
+        assert p.returncode == 0, "wicketctl %s: %s %s" % (args, p.stdout, p.stderr)
+        return p.stdout
+
+
+def https(f, url, extra=(), client=None, gate_ip=GATE4):
+    """curl an https URL of the gate from a client, trusting the test CA."""
+    return h.curl(client or f.client, ["--cacert", f.ca.pem, "--resolve", "%s:%d:%s" % (HOST, PORT, gate_ip)]
+                  + list(extra) + [url])
+
+
+def api(f, accept="application/captive+json", client=None, gate_ip=GATE4):
+    """GET the API; return (Response, parsed JSON or None)."""
+    r = https(f, API, ["-H", "Accept: " + accept], client=client, gate_ip=gate_ip)
+    doc = json.loads(r.body) if r.status == 200 else None
+    return r, doc
+
+
+def forwarded(f, path):
+    """True when a port-80 GET of `path` from the client reached the origin."""
+    before = len(f.origin.requests())
+    r = h.curl(f.client, ["http://%s%s" % (O4, path)])
+    time.sleep(0.1)
+    seen = [q for q in f.origin.requests()[before:] if q.get("target", "").startswith(path)]
+    return r.status != 511 and bool(seen)
+
+
+def after_each(f, test):
+    """The daemon must be alive and clean; leave the client not admitted."""
+    h.check_daemon(f.gate, test, restart=f.start)
+    subprocess.run([wicketctl_binary(), "-s", os.path.join(f.gate.dir, "control.sock"), "deny",
+                    f.client.mac], capture_output=True, timeout=10)
+
+
+# -- the API -------------------------------------------------------------------
+
+def test_api_captive_before_admission(f):
+    """Not admitted: captive true, the HTTPS splash as user-portal-url, venue info, private caching."""
+    r, doc = api(f)
+    assert r.status == 200, r.raw
+    assert r.headers.get("Content-Type") == "application/captive+json", r.headers
+    assert r.headers.get("Cache-Control") == "private, no-store", r.headers
+    assert int(r.headers.get("Content-Length")) == len(r.body) <= 4096
+    assert doc == {"captive": True, "user-portal-url": SPLASH,
+                   "venue-info-url": "https://cafe.example/about"}, doc
+    # the same over IPv6 to the gate's v6 listener
+    r6, doc6 = api(f, gate_ip="[%s]" % GATE6)
+    assert doc6 == doc, (doc6, doc)
+    ev = f.gate.audit_wait(lambda e: e.get("path") == "/wicket/capport" and e.get("status") == 200)
+    assert ev and ev[0]["mac"] == f.client.mac and ev[0]["reason"] == "capport", ev
+
+
+def test_api_after_admission_counts_down(f):
+    """Admitted: captive false, seconds-remaining counting down, bytes-remaining falling with traffic."""
+    f.ctl("allow", f.client.mac, "600")
+    _, d1 = api(f)
+    assert d1["captive"] is False, d1
+    assert d1["can-extend-session"] is True, d1  # the built-in splash admits again
+    assert d1["user-portal-url"] == SPLASH and d1["venue-info-url"] == "https://cafe.example/about", d1
+    assert 598 <= d1["seconds-remaining"] <= 600, d1
+    assert d1["bytes-remaining"] == QUOTA, d1
+    # the gate agrees: the client is forwarded now
+    assert forwarded(f, "/tls-admitted-1"), "API says not captive but the gate did not forward"
+    time.sleep(1.2)
+    _, d2 = api(f)
+    assert d2["seconds-remaining"] < d1["seconds-remaining"], (d1, d2)
+    assert d2["bytes-remaining"] < QUOTA, "bytes-remaining did not fall after forwarded traffic: %r" % d2
+
+
+def test_api_after_deny_captive_again(f):
+    """wicketctl deny: the API says captive again, in step with the 511."""
+    f.ctl("allow", f.client.mac, "600")
+    assert api(f)[1]["captive"] is False
+    f.ctl("deny", f.client.mac)
+    _, doc = api(f)
+    assert doc["captive"] is True and doc["user-portal-url"] == SPLASH, doc
+    assert "seconds-remaining" not in doc and "can-extend-session" not in doc, doc
+    r = h.curl(f.client, ["http://%s/tls-denied" % O4])
+    assert r.status == 511, r.status_line
+
+
+def test_api_accept_variants(f):
+    """Accept as a list with q-values and wildcards; 406 when it excludes the type; 400 when malformed."""
+    for acc, want in (("*/*", 200), ("text/html, application/*;q=0.1", 200),
+                      ("application/captive+json;q=0, */*", 406), ("text/html", 406),
+                      ("application/json", 406), ("application/captive+json;q=7", 400)):
+        r, _ = api(f, accept=acc)
+        assert r.status == want, "Accept %r: %s" % (acc, r.status_line)
+        assert r.headers.get("Cache-Control") == "private, no-store", (acc, r.headers)
+    # no Accept at all: anything goes (RFC 9110 §12.5.1)
+    r = https(f, API, ["-H", "Accept:"])
+    assert r.status == 200 and r.headers.get("Content-Type") == "application/captive+json", r.raw
+
+
+def test_api_wrong_path_and_method(f):
+    """Other paths 404; POST and DELETE 405 with Allow; HEAD has the GET's length and no body."""
+    for path in ("/wicket/capport/", "/wicket/capportx", "/capport", "/.well-known/captive-portal"):
+        r = https(f, "https://%s:%d%s" % (HOST, PORT, path))
+        assert r.status == 404, "%s: %s" % (path, r.status_line)
+    for m in ("POST", "DELETE"):
+        r = https(f, API, ["-X", m, "-H", "Content-Length: 0"])
+        assert r.status == 405 and r.headers.get("Allow") == "GET, HEAD", (m, r.raw)
+    g = https(f, API)
+    hd = https(f, API, ["-I"])
+    assert hd.status == 200 and hd.body == b"", hd.raw
+    assert hd.headers.get("Content-Length") == g.headers.get("Content-Length"), (hd.headers, g.headers)
+
+
+def test_api_allow_ip_not_captive(f):
+    """allow_ip covering the client (the gate off for the LAN): captive false, no session figures."""
+    try:
+        f.reload("allow_ip 10.99.0.0/24\nallow_ip fd99::/64\n")
+        _, doc = api(f)
+        assert doc["captive"] is False and "seconds-remaining" not in doc, doc
+        assert doc.get("can-extend-session") is False, doc
+        assert forwarded(f, "/tls-allow-ip")
+    finally:
+        f.reload("")
+    _, doc = api(f)
+    assert doc["captive"] is True, doc
+
+
+def test_tls_versions(f):
+    """TLS 1.2 and 1.3 are served; TLS 1.1 is refused in the handshake."""
+    for v in ("--tlsv1.2", "--tlsv1.3"):
+        r = https(f, API, [v, "--tls-max", v[6:]])
+        assert r.status == 200, (v, r.raw)
+    spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem, "tls_max": "1.1",
+            "requests": ["GET /wicket/capport HTTP/1.1\r\nHost: %s\r\n\r\n" % HOST]}
+    p = f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec), timeout=30)
+    res = json.loads(p.stdout)
+    assert res["error"] and not res["answers"], "TLS 1.1 was accepted: %r" % res
+
+
+def request(path, close=False):
+    """A GET of the gate's API as tlsclient sends it."""
+    return ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: application/captive+json\r\n%s\r\n"
+            % (path, HOST, PORT, "Connection: close\r\n" if close else ""))
+
+
+def test_reload_certificate_keeps_open_connection(f):
+    """SIGHUP loads a renewed certificate: an open connection goes on with the old one, new ones get the new."""
+    old = f.ca.fingerprint(os.path.join(f.topo.tmp, "gate.pem"))
+    spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem, "pause": 2.0,
+            "requests": [request("/wicket/capport"), request("/wicket/capport", close=True)]}
+    p = f.client.ns.popen([h.PY, TLSCLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    p.stdin.write(json.dumps(spec).encode())
+    p.stdin.close()
+    time.sleep(0.7)  # the first request has been answered
+    new = f.install_cert("gate1")
+    assert new != old
+    f.reload()
+    out = p.stdout.read()
+    p.wait(timeout=20)
+    res = json.loads(out)
+    assert res["error"] is None, res
+    assert res["cert"] == old, "the open connection was not the old certificate's"
+    assert len(res["answers"]) == 2 and all(a.startswith("HTTP/1.1 200 ") for a in res["answers"]), res
+    # a new connection sees the renewed certificate
+    spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem,
+            "requests": [request("/wicket/capport", close=True)]}
+    res2 = json.loads(f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec)).stdout)
+    assert res2["error"] is None and res2["cert"] == new, (res2, new)
+    assert "TLS certificate" in f.gate.stderr() and "reloaded" in f.gate.stderr()
+
+
+def test_reload_bad_certificate_keeps_old(f):
+    """A broken or wrong-name certificate on reload is refused with a reason; the running one stays."""
+    good = f.ca.fingerprint(os.path.join(f.topo.tmp, "gate.pem"))
+    saved = {n: open(os.path.join(f.topo.tmp, n), "rb").read() for n in ("gate.pem", "gate.key")}
+    try:
+        f.install_cert("wrongname", host="elsewhere.test")
+        f.reload()
+        assert "does not name portal_host portal.test" in f.gate.stderr(), h.tail(f.gate.stderr(), 5)
+        spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem,
+                "requests": [request("/wicket/capport", close=True)]}
+        res = json.loads(f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec)).stdout)
+        assert res["error"] is None and res["cert"] == good, res
+    finally:
+        for n, data in saved.items():
+            path = os.path.join(f.topo.tmp, n)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            os.chmod(path, 0o600 if n.endswith(".key") else 0o644)
+        f.reload()
+
+
+def test_check_reports_bad_cert_and_key(f):
+    """wicketd -n: FILE:LINE: key: reason for an unreadable chain, a wrong name, an expired cert, a world-readable key, a key of another cert."""
+    d = os.path.join(f.topo.tmp, "ncheck")
+    os.makedirs(d, exist_ok=True)
+    ok_crt, ok_key = f.ca.issue("nok", HOST)
+    exp_crt, _ = f.ca.issue("nexp", HOST, days=-1)
+    wrong_crt, _ = f.ca.issue("nwrong", "other.test")
+    _, other_key = f.ca.issue("nother", HOST)
+    loose = os.path.join(d, "loose.key")
+    shutil.copyfile(ok_key, loose)
+    os.chmod(loose, 0o644)
+    garbage = os.path.join(d, "garbage.pem")
+    with open(garbage, "w") as fh:
+        fh.write("not a certificate\n")
+
+    def check(crt, key):
+        """Run wicketd -n on a small config; return (exit code, stderr)."""
+        path = os.path.join(d, "w.conf")
+        with open(path, "w") as fh:
+            fh.write("listen 127.0.0.1:3990\ntls_listen 127.0.0.1:8443\ntls_cert %s\n"
+                     "tls_key %s\nportal_host %s\n" % (crt, key, HOST))
+        p = subprocess.run([f.gate.binary, "-n", "-f", path], capture_output=True, text=True, timeout=10)
+        return p.returncode, p.stderr, path
+
+    rc, err, path = check(ok_crt, ok_key)
+    assert rc == 0, err
+    for crt, key, want in ((garbage, ok_key, ":3: tls_cert: %s: cannot load a PEM certificate chain" % garbage),
+                           (wrong_crt, ok_key, ":3: tls_cert: %s: certificate does not name portal_host" % wrong_crt),
+                           (exp_crt, ok_key, ":3: tls_cert: %s: certificate has expired" % exp_crt),
+                           (ok_crt, loose, ":4: tls_key: %s: mode 0644" % loose),
+                           (ok_crt, other_key, ":4: tls_key: %s: key does not match the certificate" % other_key)):
+        rc, err, path = check(crt, key)
+        assert rc == 1 and (path + want) in err, "want %r in:\n%s" % (path + want, err)
+    # tls_listen without the rest is a config error too
+    with open(path, "w") as fh:
+        fh.write("listen 127.0.0.1:3990\ntls_listen 127.0.0.1:8443\n")
+    p = subprocess.run([f.gate.binary, "-n", "-f", path], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1 and "%s:2: tls_listen: needs tls_cert, tls_key and portal_host" % path in p.stderr, p.stderr
+
+
+# -- the splash over TLS ----------------------------------------------------------
+
+def test_511_and_probe_point_at_https(f):
+    """With a TLS listener the 511 link and the probe redirect go to the HTTPS splash."""
+    r = h.curl(f.client, ["http://%s/tls-news?a=1" % O4])
+    assert r.status == 511, r.status_line
+    link = re.search(r'href="([^"]+)"', r.body.decode()).group(1).replace("&amp;", "&")
+    assert link.startswith(SPLASH + "?url="), link
+    p = h.curl(f.client, ["http://connectivitycheck.gstatic.com/generate_204", "--resolve",
+                          "connectivitycheck.gstatic.com:80:%s" % O4])
+    assert p.status == 302 and p.headers.get("Location", "").startswith(SPLASH + "?url="), p.raw
+
+
+def test_https_splash_accept_admits(f):
+    """511 -> the HTTPS splash (form bound to the MAC) -> POST accept over TLS -> 303 -> the page loads."""
+    r = h.curl(f.client, ["http://%s/tls-wanted" % O4])
+    link = re.search(r'href="([^"]+)"', r.body.decode()).group(1).replace("&amp;", "&")
+    page = https(f, link)
+    assert page.status == 200, page.raw[:500]
+    text = page.body.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    assert set(fields) >= {"url", "ts", "sig"}, fields
+    fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
+    assert fields["url"] == "http://%s/tls-wanted" % O4, fields
+    # a form for another MAC's signature does not admit (the CSRF binding)
+    forged = dict(fields, sig="0" * len(fields["sig"]))
+    bad = https(f, "https://%s:%d/wicket/accept" % (HOST, PORT),
+                ["--data-binary", urllib.parse.urlencode(forged)])
+    assert bad.status == 403, bad.raw[:300]
+    assert not forwarded(f, "/tls-still-closed")
+    acc = https(f, "https://%s:%d/wicket/accept" % (HOST, PORT),
+                ["--data-binary", urllib.parse.urlencode(fields)])
+    assert acc.status == 303 and acc.headers.get("Location") == "http://%s/tls-wanted" % O4, acc.raw[:400]
+    assert forwarded(f, "/tls-wanted"), "accepted over TLS but not forwarded"
+    assert api(f)[1]["captive"] is False
+    ev = f.gate.audit_wait(lambda e: e.get("event") == "grant" and e.get("mac") == f.client.mac)
+    assert ev and ev[-1]["source"] == "splash", ev
+
+
+def test_framing_errors_and_keepalive(f):
+    """Several requests on one TLS connection; a framing error gets its status and the connection closes."""
+    spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem,
+            "requests": [request("/wicket/capport"), request("/nope"), request("/wicket/capport")]}
+    res = json.loads(f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec)).stdout)
+    st = [a.split("\r\n", 1)[0] for a in res["answers"]]
+    assert st == ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"], res
+    spec["requests"] = ["GET /wicket/capport HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"]
+    res = json.loads(f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec)).stdout)
+    assert res["answers"] and res["answers"][0].startswith("HTTP/1.1 400 "), res
+    assert "Connection: close" in res["answers"][0], res
+
+
+TESTS = [
+    test_api_captive_before_admission,
+    test_api_after_admission_counts_down,
+    test_api_after_deny_captive_again,
+    test_api_accept_variants,
+    test_api_wrong_path_and_method,
+    test_api_allow_ip_not_captive,
+    test_tls_versions,
+    test_reload_certificate_keeps_open_connection,
+    test_reload_bad_certificate_keeps_old,
+    test_check_reports_bad_cert_and_key,
+    test_511_and_probe_point_at_https,
+    test_https_splash_accept_admits,
+    test_framing_errors_and_keepalive,
+]
+
+
+def setup():
+    """Build the shared fixture."""
+    return Fixture()
+
+
+if __name__ == "__main__":
+    sys.exit(h.run_suite("test_tls", TESTS, setup, teardown=h.teardown_fixture, after_each=after_each))
