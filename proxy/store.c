@@ -17,6 +17,8 @@
 #define STORE_FIELDS_MAX 12
 #define STORE_BUF 65536      /* compaction write buffer */
 
+struct store_writer;
+
 struct store {
 	int fd;            /* journal, O_APPEND; -1 when broken */
 	char *path;
@@ -24,6 +26,8 @@ struct store {
 	off_t size;        /* end of the last complete record */
 	size_t records;    /* records in the file (since the last compaction) */
 	bool broken;       /* an append failed midway: compact before use */
+	struct store_ext ext;      /* extension records (may be empty) */
+	struct store_writer *w;    /* the writer during a compaction */
 };
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of buf; bitwise, since
@@ -76,6 +80,11 @@ store_record_encode(const struct store_record *r, char *buf, size_t len)
 			return -1;
 		n = snprintf(body, sizeof(body), "N %s %llu", r->nonce,
 		    (unsigned long long)r->until);
+		break;
+	case STORE_REC_EXT:
+		if (!store_ext_valid(r->ext))
+			return -1;
+		n = snprintf(body, sizeof(body), "X %s", r->ext);
 		break;
 	default:
 		return -1;
@@ -235,8 +244,32 @@ store_record_decode(const char *line, size_t len, struct store_record *out,
 		memcpy(out->nonce, f[1], strlen(f[1]) + 1);
 		return 0;
 	}
+	if (strcmp(f[0], "X") == 0) {
+		out->type = STORE_REC_EXT;
+		if (n != 2 || !store_ext_valid(f[1])) {
+			*why = "malformed extension record";
+			return -1;
+		}
+		memcpy(out->ext, f[1], strlen(f[1]) + 1);
+		return 0;
+	}
 	*why = "unknown record type";
 	return -1;
+}
+
+/* True for an extension payload the format can carry: 1..STORE_EXT_MAX
+ * printable ASCII bytes, no space. */
+bool
+store_ext_valid(const char *payload)
+{
+	size_t n = strlen(payload);
+
+	if (n == 0 || n > STORE_EXT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)payload[i] <= 0x20 || (unsigned char)payload[i] > 0x7e)
+			return false;
+	return true;
 }
 
 /* Report one problem through the callback, if any, and count it. */
@@ -304,10 +337,10 @@ store_count_session(const struct session *s, void *arg)
  * good one. A missing file is an empty state. 0, or -1 (reported) when the
  * file exists but cannot be read to its end or is of another version: the
  * caller must then not compact over it. */
-int
-store_load(const char *path, struct session_table *tab,
+static int
+store_load_ext(const char *path, struct session_table *tab,
     struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats)
+    struct store_stats *stats, const struct store_ext *ext)
 {
 	struct store_stats dummy;
 	char *line = NULL, msg[160];
@@ -361,6 +394,11 @@ store_load(const char *path, struct session_table *tab,
 			continue;
 		}
 		/* A torn tail whose checksum holds lost only its newline. */
+		if (r.type == STORE_REC_EXT) {
+			if (ext != NULL && ext->load != NULL)
+				ext->load(r.ext, ext->arg);
+			continue;
+		}
 		store_apply(&r, tab, nc, now, cb, arg, path, stats->lines, stats);
 	}
 	/* A file not read to its end must not be compacted over. */
@@ -375,6 +413,17 @@ store_load(const char *path, struct session_table *tab,
 	session_foreach(tab, store_count_session, stats);
 	stats->nonces = nonce_count(nc);
 	return rc;
+}
+
+/* Read the state file at path into tab and nc (which should be empty),
+ * reporting each bad line through cb; extension records are skipped.
+ * See store_load_ext. */
+int
+store_load(const char *path, struct session_table *tab,
+    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
+    struct store_stats *stats)
+{
+	return store_load_ext(path, tab, nc, now, cb, arg, stats, NULL);
 }
 
 /* Write all of buf to fd (retrying short writes and EINTR); 0 or -1. */
@@ -453,6 +502,26 @@ store_append_session(struct store *st, const struct session *s, bool sync)
 	int n = store_record_encode(&r, buf, sizeof(buf));
 
 	if (n < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return store_append(st, buf, (size_t)n, 1, sync);
+}
+
+/* Journal an extension record; with sync, durable on return. 0 or -1. */
+int
+store_append_ext(struct store *st, const char *payload, bool sync)
+{
+	struct store_record r = { .type = STORE_REC_EXT };
+	char buf[STORE_LINE_MAX];
+	int n;
+
+	if (!store_ext_valid(payload)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(r.ext, payload, strlen(payload) + 1);
+	if ((n = store_record_encode(&r, buf, sizeof(buf))) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -620,6 +689,11 @@ store_compact(struct store *st, const struct session_table *tab,
 	store_writer_put(w, &hdr);
 	session_foreach(tab, store_put_session, w);
 	nonce_foreach(nc, store_put_nonce, w);
+	if (st->ext.dump != NULL) {
+		st->w = w;
+		st->ext.dump(st, st->ext.arg);
+		st->w = NULL;
+	}
 	if (w->err == 0 && store_write_all(fd, w->buf, w->used) < 0)
 		w->err = errno;
 	if (w->err != 0) {
@@ -666,14 +740,29 @@ fail:
 	return -1;
 }
 
+/* Compaction callback (from store_ext.dump): keep one extension record. */
+int
+store_ext_put(struct store *st, const char *payload)
+{
+	struct store_record r = { .type = STORE_REC_EXT };
+
+	if (st->w == NULL || !store_ext_valid(payload)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(r.ext, payload, strlen(payload) + 1);
+	store_writer_put(st->w, &r);
+	return st->w->err == 0 ? 0 : -1;
+}
+
 /* Restore from path into tab and nc (see store_load), then compact at once:
  * the bad lines are gone, a torn tail cannot glue onto the next record, and
  * the journal starts from a clean snapshot. *out is the open store, or -1
  * (reported through cb) when the file cannot be read or rewritten. */
 int
-store_open(const char *path, struct session_table *tab,
+store_open_ext(const char *path, struct session_table *tab,
     struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats, struct store **out)
+    struct store_stats *stats, const struct store_ext *ext, struct store **out)
 {
 	struct store_stats dummy;
 	struct store *st;
@@ -682,12 +771,14 @@ store_open(const char *path, struct session_table *tab,
 	*out = NULL;
 	if (stats == NULL)
 		stats = &dummy;
-	if (store_load(path, tab, nc, now, cb, arg, stats) < 0)
+	if (store_load_ext(path, tab, nc, now, cb, arg, stats, ext) < 0)
 		return -1;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -1;
 	st->fd = -1;
+	if (ext != NULL)
+		st->ext = *ext;
 	st->path = strdup(path);
 	if (st->path == NULL || asprintf(&st->tmp, "%s.tmp", path) < 0) {
 		st->tmp = NULL;
@@ -704,6 +795,15 @@ store_open(const char *path, struct session_table *tab,
 fail:
 	store_close(st);
 	return -1;
+}
+
+/* store_open_ext without extension records. */
+int
+store_open(const char *path, struct session_table *tab,
+    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
+    struct store_stats *stats, struct store **out)
+{
+	return store_open_ext(path, tab, nc, now, cb, arg, stats, NULL, out);
 }
 
 /* True when the journal holds far more records than the live state:

@@ -13,12 +13,14 @@
 #include "token.h"
 
 #define STORE_VERSION 1
-#define STORE_LINE_MAX 256 /* longest valid record line, newline included */
+#define STORE_LINE_MAX 1024 /* longest valid record line, newline included */
+#define STORE_EXT_MAX 960   /* longest extension payload (radius.c records) */
 
 enum store_rec_type {
 	STORE_REC_HEADER,  /* "H wicket-store 1" */
 	STORE_REC_SESSION, /* "S mac state source reason start expires ..." */
 	STORE_REC_NONCE,   /* "N nonce until" */
+	STORE_REC_EXT,     /* "X payload": a record another module owns */
 };
 
 /* One record; which fields matter depends on type. */
@@ -28,6 +30,7 @@ struct store_record {
 	struct session session;            /* session */
 	char nonce[TOKEN_NONCE_MAX + 1];   /* nonce */
 	uint64_t until;                    /* nonce */
+	char ext[STORE_EXT_MAX + 1];       /* extension payload */
 };
 
 /* What a restore found. */
@@ -45,6 +48,17 @@ typedef void (*store_error_cb)(const char *path, unsigned long line,
 
 struct store;
 
+/* Records another module keeps in the state file (radius.c: the
+ * accounting queue). Payloads are one token of printable ASCII without
+ * spaces; the store only frames and checksums them. */
+struct store_ext {
+	/* Called for each extension record at load, in file order. */
+	void (*load)(const char *payload, void *arg);
+	/* Called at compaction: write the live records with store_ext_put. */
+	void (*dump)(struct store *st, void *arg);
+	void *arg;
+};
+
 int store_record_encode(const struct store_record *r, char *buf, size_t len);
 int store_record_decode(const char *line, size_t len, struct store_record *out,
     const char **why);
@@ -56,6 +70,12 @@ int store_load(const char *path, struct session_table *tab,
 int store_open(const char *path, struct session_table *tab,
     struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
     struct store_stats *stats, struct store **out);
+int store_open_ext(const char *path, struct session_table *tab,
+    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
+    struct store_stats *stats, const struct store_ext *ext, struct store **out);
+int store_append_ext(struct store *st, const char *payload, bool sync);
+int store_ext_put(struct store *st, const char *payload);
+bool store_ext_valid(const char *payload);
 int store_append_session(struct store *st, const struct session *s,
     bool sync);
 int store_append_nonce(struct store *st, const char *nonce, uint64_t until,

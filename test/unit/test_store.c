@@ -864,6 +864,82 @@ test_short_write(void **state)
 	}
 }
 
+/* Extension records as radius.c keeps its accounting queue with them. */
+struct ext_log {
+	unsigned n;
+	char rec[8][64];
+	const char *keep; /* what dump writes back */
+};
+
+/* store_ext.load: remember the payloads in order. */
+static void
+ext_load(const char *payload, void *arg)
+{
+	struct ext_log *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->rec[l->n++], sizeof(l->rec[0]), "%s", payload);
+}
+
+/* store_ext.dump: write back one live record. */
+static void
+ext_dump(struct store *st, void *arg)
+{
+	struct ext_log *l = arg;
+
+	if (l->keep != NULL)
+		assert_int_equal(store_ext_put(st, l->keep), 0);
+}
+
+/* Extension records: appended in order, read back in order at load
+ * (store_load alone skips them), kept across compaction only when the
+ * owner writes them back, and invalid payloads refused. */
+static void
+test_ext_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct ext_log l = { 0 };
+	struct store_ext ext = { ext_load, ext_dump, &l };
+	struct store_stats stats;
+	struct errs e = { 0 };
+	struct store *st;
+	char big[STORE_EXT_MAX + 2];
+
+	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
+	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(store_append_ext(st, "Q:1:start", false), 0);
+	assert_int_equal(store_append_ext(st, "Q:2:stop", true), 0);
+	assert_int_equal(store_append_ext(st, "has space", false), -1);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(store_append_ext(st, big, false), -1);
+	big[STORE_EXT_MAX] = '\0';
+	assert_int_equal(store_append_ext(st, big, true), 0);
+	store_close(st);
+	fx_reset(fx);
+	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	    &stats), 0);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(l.n, 0);
+	fx_reset(fx);
+	l.keep = "Q:2:stop";
+	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
+	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.rec[0], "Q:1:start");
+	assert_string_equal(l.rec[1], "Q:2:stop");
+	store_close(st);
+	/* store_open_ext compacted: only what dump kept is left. */
+	fx_reset(fx);
+	l.n = 0;
+	l.keep = NULL;
+	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
+	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.rec[0], "Q:2:stop");
+	store_close(st);
+}
+
 /* Run the store tests, each in its own temporary directory. */
 int
 main(void)
@@ -886,6 +962,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_repairs, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_short_write, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ext_records, fx_setup,
 		    fx_teardown),
 	};
 
