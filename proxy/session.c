@@ -195,10 +195,11 @@ session_status(const struct session_table *tab, const struct session *s,
 		return SESSION_R_TIMEOUT;
 	if (s->source == SESSION_SRC_CONFIG)
 		return SESSION_R_NONE;
-	if (tab->conf.bytes != 0 && s->bytes >= tab->conf.bytes)
+	uint64_t quota = s->bytes_limit ? s->bytes_limit : tab->conf.bytes;
+	uint64_t idle = s->idle_limit ? s->idle_limit : tab->conf.idle_timeout;
+	if (quota != 0 && s->bytes >= quota)
 		return SESSION_R_QUOTA;
-	if (tab->conf.idle_timeout != 0 && now >= s->last_seen &&
-	    now - s->last_seen >= tab->conf.idle_timeout)
+	if (idle != 0 && now >= s->last_seen && now - s->last_seen >= idle)
 		return SESSION_R_IDLE;
 	return SESSION_R_NONE;
 }
@@ -231,7 +232,30 @@ session_grant(struct session_table *tab, const struct wk_mac *mac,
 	s->last_seen = now;
 	s->bytes = 0;
 	s->ended = 0;
+	s->idle_limit = 0;
+	s->bytes_limit = 0;
 	return s;
+}
+
+/* Set an admitted session's own limits (RADIUS Access-Accept or CoA):
+ * its hard end, idle timeout and quota (0: the table's setting). 0, or
+ * -1 with errno ENOENT when mac has no admitted session. */
+int
+session_set_limits(struct session_table *tab, const struct wk_mac *mac,
+    uint64_t expires, uint64_t idle_limit, uint64_t bytes_limit)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	struct session *s;
+
+	if (at < 0 || tab->slots[at].s.state != SESSION_ADMITTED) {
+		errno = ENOENT;
+		return -1;
+	}
+	s = &tab->slots[at].s;
+	s->expires = expires;
+	s->idle_limit = idle_limit;
+	s->bytes_limit = bytes_limit;
+	return 0;
 }
 
 /* End mac's session now (wicketctl deny); 0 if it was admitted, -1 with
@@ -433,6 +457,7 @@ static const char *const session_source_names[] = {
 	[SESSION_SRC_SPLASH] = "splash",
 	[SESSION_SRC_SIGNED] = "signed",
 	[SESSION_SRC_CONFIG] = "config",
+	[SESSION_SRC_RADIUS] = "radius",
 };
 static const char *const session_reason_names[] = {
 	[SESSION_R_NONE] = "none",

@@ -24,6 +24,7 @@ enum session_source {
 	SESSION_SRC_SPLASH, /* click-through splash */
 	SESSION_SRC_SIGNED, /* signed grant from an external login server */
 	SESSION_SRC_CONFIG, /* static allowance from the config file */
+	SESSION_SRC_RADIUS, /* Access-Accept (MAC auth or the login form) */
 };
 
 /* Why a client is (not) admitted. */
@@ -53,6 +54,8 @@ struct session {
 	uint64_t last_seen; /* last accounted activity (idle timer) */
 	uint64_t bytes;     /* bytes through the gate, both directions */
 	uint64_t ended;     /* when it stopped being admitted; 0 while admitted */
+	uint64_t idle_limit;  /* this session's idle timeout (Idle-Timeout); 0: the table's */
+	uint64_t bytes_limit; /* this session's quota (volume limit); 0: the table's */
 };
 
 /* Table settings; timeout, idle_timeout and bytes may change on reload,
@@ -80,6 +83,8 @@ int session_configure(struct session_table *tab,
 const struct session *session_grant(struct session_table *tab,
     const struct wk_mac *mac, uint64_t now, uint64_t seconds,
     enum session_source source);
+int session_set_limits(struct session_table *tab, const struct wk_mac *mac,
+    uint64_t expires, uint64_t idle_limit, uint64_t bytes_limit);
 int session_revoke(struct session_table *tab, const struct wk_mac *mac,
     uint64_t now);
 bool session_check(const struct session_table *tab, const struct wk_mac *mac,

@@ -62,7 +62,7 @@ store_record_encode(const struct store_record *r, char *buf, size_t len)
 		break;
 	case STORE_REC_SESSION:
 		if ((size_t)s->state > SESSION_REVOKED ||
-		    (size_t)s->source > SESSION_SRC_CONFIG ||
+		    (size_t)s->source > SESSION_SRC_RADIUS ||
 		    (size_t)s->reason > SESSION_R_REVOKED)
 			return -1;
 		addr_mac_format(&s->mac, mac);

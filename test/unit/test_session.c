@@ -624,10 +624,48 @@ test_nonce_stress(void **state)
 }
 
 /* Run the session and nonce tests. */
+/* A session's own limits (RADIUS Idle-Timeout, volume, Session-Timeout
+ * from a CoA) override the table's, at their exact edges. */
+static void
+test_session_own_limits(void **state)
+{
+	struct session_table *tab = table_new(600, 0, 0, 16);
+	struct wk_mac a = mac_n(1), b = mac_n(2);
+	enum session_reason r;
+
+	(void)state;
+	assert_non_null(session_grant(tab, &a, T0, 600, SESSION_SRC_RADIUS));
+	assert_non_null(session_grant(tab, &b, T0, 600, SESSION_SRC_RADIUS));
+	assert_int_equal(session_set_limits(tab, &a, T0 + 100, 10, 1000), 0);
+	assert_int_equal(session_account(tab, &a, 999, T0 + 5), 0);
+	assert_true(session_check(tab, &a, T0 + 14, NULL));
+	assert_false(session_check(tab, &a, T0 + 15, &r));
+	assert_int_equal(r, SESSION_R_IDLE);
+	assert_int_equal(session_account(tab, &a, 1, T0 + 6), 0);
+	assert_false(session_check(tab, &a, T0 + 7, &r));
+	assert_int_equal(r, SESSION_R_QUOTA);
+	/* b keeps the table's (no idle, no quota) limits. */
+	assert_int_equal(session_account(tab, &b, 1u << 30, T0 + 5), 0);
+	assert_true(session_check(tab, &b, T0 + 599, NULL));
+	/* A new hard end, earlier or later. */
+	assert_int_equal(session_set_limits(tab, &b, T0 + 50, 0, 0), 0);
+	assert_true(session_check(tab, &b, T0 + 49, NULL));
+	assert_false(session_check(tab, &b, T0 + 50, &r));
+	assert_int_equal(r, SESSION_R_TIMEOUT);
+	assert_string_equal(session_source_name(SESSION_SRC_RADIUS), "radius");
+	/* Only admitted sessions take limits; a new grant clears them. */
+	assert_int_equal(session_revoke(tab, &b, T0 + 1), 0);
+	assert_int_equal(session_set_limits(tab, &b, T0 + 50, 0, 0), -1);
+	assert_non_null(session_grant(tab, &a, T0 + 20, 600, SESSION_SRC_RADIUS));
+	assert_int_equal(session_find(tab, &a)->idle_limit, 0);
+	session_table_free(tab);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session_own_limits),
 		cmocka_unit_test(test_hard_expiry),
 		cmocka_unit_test(test_idle_expiry),
 		cmocka_unit_test(test_quota),
