@@ -17,6 +17,7 @@
 #include "grant.h"
 #include "log.h"
 #include "policy.h"
+#include "splash.h"
 #include "tls.h"
 #include "token.h"
 
@@ -26,22 +27,19 @@ struct portal {
 	struct token_key key;
 	bool signed_grants;  /* key came from grant_key: external login server */
 	char *terms_html;
+	char *tpl;           /* splash_template, or NULL: the built-in one */
+	size_t tpl_len;
 };
 
 static const char default_terms[] =
     "By continuing you accept the terms of use of this network.";
 
-/* Wrap inner HTML in the common page shell; returns length or 0. */
+/* Wrap inner HTML in the common page shell (splash.c: the gate's
+ * styling); the title is plain text. Returns length or 0. */
 size_t
 portal_page(char *out, size_t size, const char *title, const char *inner)
 {
-	int n = snprintf(out, size,
-	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	    "<title>%s</title></head>\n<body><h1>%s</h1>\n%s\n</body></html>\n",
-	    title, title, inner);
-
-	return (n < 0 || (size_t)n >= size) ? 0 : (size_t)n;
+	return splash_page(out, size, title, inner);
 }
 
 /* Append the n bytes at s to out at *o, HTML-escaped; false on overflow. */
@@ -137,32 +135,105 @@ portal_route(const char *target, size_t len)
 	return PORTAL_NOTFOUND;
 }
 
-/* Render the splash page (terms, then the accept form with the escaped
- * URL, time and signature) into out; its length, or 0 when it does not
- * fit. */
-static size_t
-portal_splash_render(char *out, size_t size, const char *terms_html,
-    const char *eurl, uint64_t ts, const char *sig)
+/* The {{form}} of the splash: the built-in accept form, bound to the
+ * client's MAC, the time and the URL by sig. Another login form (RADIUS
+ * username and password) fills the same placeholder: build it here when
+ * its mode is configured, posting to its own /wicket/ route, and keep the
+ * hidden url/ts/sig fields so that the CSRF binding stays the same. The
+ * form's HTML, or NULL when it does not fit (free it). */
+static char *
+portal_splash_form(const char *eurl, uint64_t ts, const char *sig)
 {
 	static const char fmt[] =
-	    "%s<form method=\"post\" action=\"/wicket/accept\">\n"
+	    "<form method=\"post\" action=\"/wicket/accept\">\n"
 	    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
 	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
 	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
 	    "<button type=\"submit\">Accept and connect</button>\n</form>";
-	size_t isize = strlen(terms_html) + strlen(eurl) + strlen(sig) +
-	    TOKEN_U64_MAXLEN + sizeof(fmt), n = 0;
-	char *inner = malloc(isize);
+	size_t fsize = strlen(eurl) + strlen(sig) + TOKEN_U64_MAXLEN + sizeof(fmt);
+	char *form = malloc(fsize);
 	int k;
 
-	if (inner == NULL)
+	if (form == NULL)
+		return NULL;
+	k = snprintf(form, fsize, fmt, eurl, (unsigned long long)ts, sig);
+	if (k < 0 || (size_t)k >= fsize) {
+		free(form);
+		return NULL;
+	}
+	return form;
+}
+
+/* Render the splash page: the operator's template (or the built-in one)
+ * with the terms, the form and the wanted URL. Its length, or 0 when it
+ * does not fit. */
+static size_t
+portal_splash_render(char *out, size_t size, const struct portal *p,
+    const struct wk_conf *c, const char *url, const char *eurl, uint64_t ts,
+    const char *sig)
+{
+	struct splash_vars v = {
+		.title = c->network_name[0] ? c->network_name : "Welcome",
+		.network_name = c->network_name,
+		.terms_html = p->terms_html,
+		.url = url,
+	};
+	char *form = portal_splash_form(eurl, ts, sig);
+	size_t n;
+
+	if (form == NULL)
 		return 0;
-	k = snprintf(inner, isize, fmt, terms_html, eurl, (unsigned long long)ts,
-	    sig);
-	if (k > 0 && (size_t)k < isize)
-		n = portal_page(out, size, "Welcome", inner);
-	free(inner);
+	v.form_html = form;
+	n = p->tpl ? splash_render(out, size, p->tpl, p->tpl_len, &v)
+		   : splash_render(out, size, splash_default_template,
+			 strlen(splash_default_template), &v);
+	free(form);
 	return n;
+}
+
+/* Read and check the operator's splash template (empty path: none, the
+ * built-in one): the one check start-up, reload and `wicketd -n` share.
+ * 0 with *tpl (free it; NULL for none), or -1 with a reason in err. */
+static int
+portal_template_load(const char *path, char **tpl, size_t *tlen, char *err,
+    size_t errlen)
+{
+	char *buf = NULL, why[256];
+	size_t len = 0;
+	ssize_t n = 0;
+	int fd;
+
+	*tpl = NULL;
+	*tlen = 0;
+	if (path[0] == '\0')
+		return 0;
+	if ((buf = malloc(SPLASH_TEMPLATE_MAX + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	while (len <= SPLASH_TEMPLATE_MAX &&
+	    (n = read(fd, buf + len, SPLASH_TEMPLATE_MAX + 1 - len)) > 0)
+		len += (size_t)n;
+	(void)close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	if (splash_template_check(buf, len, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		free(buf);
+		return -1;
+	}
+	*tpl = buf;
+	*tlen = len;
+	return 0;
 }
 
 /* Read the terms file at path (empty: the default sentence), at most
@@ -226,6 +297,7 @@ portal_conf_check(const struct wk_conf *c, const char *fname,
 {
 	struct token_key k;
 	char err[512], *html;
+	size_t tlen;
 	int rc = 0;
 
 	if (c->grant_key[0] != '\0') {
@@ -237,6 +309,11 @@ portal_conf_check(const struct wk_conf *c, const char *fname,
 	}
 	if ((html = portal_terms_load(c->splash_terms, err, sizeof(err))) == NULL) {
 		conf_key_error(errs, c, fname, "splash_terms", err);
+		rc = -1;
+	}
+	free(html);
+	if (portal_template_load(c->splash_template, &html, &tlen, err, sizeof(err)) < 0) {
+		conf_key_error(errs, c, fname, "splash_template", err);
 		rc = -1;
 	}
 	free(html);
@@ -264,16 +341,23 @@ portal_reconfigure(struct gate *g)
 	struct portal *p = g->portal;
 	const struct wk_conf *c = g->conf;
 	struct token_key k;
-	char err[512], *html;
+	char err[512], *html, *tpl;
+	size_t tlen;
 
 	if ((html = portal_terms_load(c->splash_terms, err, sizeof(err))) == NULL) {
 		log_err("splash_terms: %s", err);
+		return -1;
+	}
+	if (portal_template_load(c->splash_template, &tpl, &tlen, err, sizeof(err)) < 0) {
+		log_err("splash_template: %s", err);
+		free(html);
 		return -1;
 	}
 	if (c->grant_key[0] != '\0') {
 		if (token_key_load(c->grant_key, &k, err, sizeof(err)) < 0) {
 			log_err("grant_key: %s", err);
 			free(html);
+			free(tpl);
 			return -1;
 		}
 		p->key = k;
@@ -284,11 +368,15 @@ portal_reconfigure(struct gate *g)
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
 		    token_key_set(&p->key, r, sizeof(r)) < 0) {
 			free(html);
+			free(tpl);
 			return -1;
 		}
 	}
 	free(p->terms_html);
 	p->terms_html = html;
+	free(p->tpl);
+	p->tpl = tpl;
+	p->tpl_len = tlen;
 	return 0;
 }
 
@@ -300,6 +388,7 @@ portal_stop(struct gate *g)
 		return;
 	token_key_wipe(&g->portal->key);
 	free(g->portal->terms_html);
+	free(g->portal->tpl);
 	free(g->portal);
 	g->portal = NULL;
 }
@@ -484,7 +573,7 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 		if (token_sign_splash(&g->portal->key, &pr->mac, ts, url, sig) < 0 ||
 		    reply_html_escape(eurl, sizeof(eurl), url) >= sizeof(eurl))
 			break;
-		n = portal_splash_render(page, size, g->portal->terms_html, eurl,
+		n = portal_splash_render(page, size, g->portal, g->conf, url, eurl,
 		    ts, sig);
 		if (n > 0)
 			n = reply_html(out, size, rc, 200, NULL, NULL, page, n);
@@ -609,8 +698,13 @@ portal_grant(struct gate *g, const struct portal_req *pr,
 size_t
 portal_answer_size(const struct gate *g)
 {
-	return strlen(g->portal->terms_html) + 6 * TOKEN_URL_MAX + 16384 +
-	    PORTAL_HEAD_MAX;
+	const struct portal *p = g->portal;
+	size_t tpl = p->tpl ? p->tpl_len : strlen(splash_default_template);
+
+	/* The template's placeholders may repeat: each {{url}} or {{title}}
+	 * is at most 6 * TOKEN_URL_MAX escaped, {{style}} the stylesheet. */
+	return strlen(p->terms_html) + tpl + 8 * (6 * TOKEN_URL_MAX +
+	    strlen(splash_style)) + 16384 + PORTAL_HEAD_MAX;
 }
 
 /* Answer a request to the gate itself; body is the request body when
@@ -642,7 +736,7 @@ portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
 		    "There is no such page on this gate.", "/wicket/");
 	}
 	/* RFC 9110 §15.5.6: a 405 names the methods the page takes. */
-	char page[512];
+	char page[4096];
 	size_t n = portal_page(page, sizeof(page), "Method Not Allowed",
 	    "<p>This page does not take that method.</p>");
 	*status = 405;

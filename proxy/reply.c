@@ -169,15 +169,23 @@ reply_511(char *buf, size_t size, const struct reply_ctx *rc, const char *link)
 
 	if (elen >= sizeof(esc))
 		return 0;
-	OUT_LIT(&o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	/* Phone-readable (viewport, type size, a 48 px tall link) with a
+	 * few bytes of CSS: this page is sent on every denied request. */
+	OUT_LIT(&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<title>Network Authentication Required</title>\n"
 	    "<meta http-equiv=\"refresh\" content=\"0; url=");
 	out_mem(&o, esc, elen);
-	OUT_LIT(&o, "\"></head>\n<body><h1>Network Authentication Required</h1>\n"
-	    "<p>You need to <a href=\"");
+	OUT_LIT(&o, "\">\n<style>body{margin:0;background:#eef2f5;color:#1b2228;"
+	    "font:1.0625rem/1.55 system-ui,sans-serif}main{max-width:34rem;margin:0 auto;"
+	    "padding:1.5rem 1.25rem}a{display:block;box-sizing:border-box;min-height:48px;"
+	    "padding:.75rem 1rem;border-radius:10px;background:#0a62c2;color:#fff;"
+	    "font-weight:600;text-align:center;text-decoration:none}</style></head>\n"
+	    "<body><main><h1>Network Authentication Required</h1>\n"
+	    "<p>You need to sign in to this network before you can use it.</p>\n"
+	    "<p><a href=\"");
 	out_mem(&o, esc, elen);
-	OUT_LIT(&o, "\">sign in to this network</a> before you can use it.</p>"
-	    "</body></html>\n");
+	OUT_LIT(&o, "\">Sign in to this network</a></p></main></body></html>\n");
 	if (o.len >= sizeof(body))
 		return 0;
 	return finish(buf, size, rc, 511, "text/html; charset=utf-8", "no-store",

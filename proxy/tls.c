@@ -35,7 +35,6 @@
 #include "session.h"
 
 #define TLS_KEY_MAX (64 * 1024)   /* a PEM private key is a few KiB */
-#define TLS_ANSWER_MAX 16384      /* as the plain-HTTP portal answers */
 
 struct tls_listener {
 	struct tls_listener *next;
@@ -350,7 +349,9 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 	const struct http_req *r = &c->req;
 	const char *target = buf + r->target_off, *q = memchr(target, '?', r->target_len);
 	size_t plen = q ? (size_t)(q - target) : r->target_len;
-	char method[HTTP_MAX_METHOD + 1], path[256], host[128], out[TLS_ANSWER_MAX];
+	char method[HTTP_MAX_METHOD + 1], path[256], host[128];
+	size_t osize = portal_answer_size(g);
+	char *out = malloc(osize);
 	struct policy_in id;
 	struct reply_ctx rc = { .close = r->close, .now_s = clock_wall_ms() / 1000 };
 	unsigned status = 500;
@@ -377,6 +378,12 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 		g->identify(g, &id);
 	g->st.requests++;
 	g->st.portal++;
+	if (out == NULL) {
+		bufferevent_write(c->bev, "HTTP/1.1 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n", 76);
+		c->closing = true;
+		return;
+	}
 	if (capport_is_path(target, plen)) {
 		struct capport_state st;
 		struct capport_req rq = { .get = get, .head = rc.head, .path = target,
@@ -384,12 +391,12 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 		char portal[CONF_STR + 32];
 		reason = "capport";
 		tls_capport_state(g, &id, &st, portal, sizeof(portal));
-		n = capport_answer(out, sizeof(out), &rc, &rq, &st, &status, &why);
+		n = capport_answer(out, osize, &rc, &rq, &st, &status, &why);
 	} else if (r->target_len > PORTAL_TARGET_MAX) {
 		status = 414;
 		why = "target too long for the portal";
 		rc.close = true;
-		n = reply_error(out, sizeof(out), &rc, status, why);
+		n = reply_error(out, osize, &rc, status, why);
 	} else {
 		struct portal_req pr;
 		memset(&pr, 0, sizeof(pr));
@@ -405,16 +412,17 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 			pr.mac = *id.mac;
 		pr.client = id.client;
 		addr_sa_url_host(&c->local.sa, pr.gate_host);
-		n = portal_answer(g, &pr, body, blen, &rc, out, sizeof(out), &status, &why);
+		n = portal_answer(g, &pr, body, blen, &rc, out, osize, &status, &why);
 	}
 	if (n == 0) {
 		rc.close = true;
 		status = 500;
 		why = "answer too large";
-		n = reply_error(out, sizeof(out), &rc, status, why);
+		n = reply_error(out, osize, &rc, status, why);
 	}
 	if (bufferevent_write(c->bev, out, n) < 0)
 		rc.close = true;
+	free(out);
 	tlsconn_log(c, &id, method, r->n_host ? host : NULL, path, reason, status,
 	    r->head_len + blen, n, why);
 	if (rc.close)

@@ -378,6 +378,69 @@ def test_https_splash_accept_admits(f):
     assert ev and ev[-1]["source"] == "splash", ev
 
 
+def splash_of(f, want_path):
+    """Follow a 511 for want_path to the HTTPS splash; return (page text, form fields)."""
+    r = h.curl(f.client, ["http://%s%s" % (O4, want_path)])
+    assert r.status == 511, r.status_line
+    link = re.search(r'href="([^"]+)"', r.body.decode()).group(1).replace("&amp;", "&")
+    page = https(f, link)
+    assert page.status == 200, page.raw[:500]
+    text = page.body.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    return text, {k: v.replace("&amp;", "&") for k, v in fields.items()}
+
+
+def test_default_splash_is_phone_ready(f):
+    """The built-in splash: lang, viewport, the network name, styling with a 48 px button."""
+    try:
+        f.reload("network_name Caf\u00e9 <Blue> & Co\n")
+        text, fields = splash_of(f, "/tls-default-splash")
+        assert '<html lang="en">' in text and 'name="viewport" content="width=device-width, initial-scale=1"' in text
+        assert "<h1>Caf\u00e9 &lt;Blue&gt; &amp; Co</h1>" in text and "<title>Caf\u00e9 &lt;Blue&gt; &amp; Co</title>" in text, text[:600]
+        assert "min-height:48px" in text and '<button type="submit">' in text
+        assert set(fields) == {"url", "ts", "sig"}, fields
+        r = h.curl(f.client, ["http://%s/tls-511-viewport" % O4])
+        assert b'<meta name="viewport" content="width=device-width, initial-scale=1">' in r.body
+        assert b'<html lang="en">' in r.body and b"<form" not in r.body
+    finally:
+        f.reload("")
+
+
+def test_splash_template(f):
+    """splash_template: the operator's HTML with {{...}} filled (text escaped), the form admits; a bad template is refused."""
+    tpl = os.path.join(f.topo.tmp, "splash.html")
+    with open(tpl, "w") as fh:
+        fh.write("<!DOCTYPE html>\n<html lang=\"fr\"><head><title>{{title}}</title>"
+                 "<style>{{style}}</style></head>\n<body><h1 id=\"n\">{{ network_name }}</h1>"
+                 "<div id=\"terms\">{{terms}}</div>\n{{form}}\n<p id=\"want\">{{url}}</p></body></html>\n")
+    try:
+        f.reload("splash_template %s\nnetwork_name Le <Caf\u00e9>\n" % tpl)
+        text, fields = splash_of(f, "/tls-tpl?q=%22x%22")
+        assert text.startswith("<!DOCTYPE html>\n<html lang=\"fr\">"), text[:200]
+        assert '<h1 id="n">Le &lt;Caf\u00e9&gt;</h1>' in text, text[:800]
+        assert '<p id="want">http://%s/tls-tpl?q=%%22x%%22</p>' % O4 in text, text[-400:]
+        assert "By continuing you accept" in text and "{{" not in text
+        acc = https(f, "https://%s:%d/wicket/accept" % (HOST, PORT),
+                    ["--data-binary", urllib.parse.urlencode(fields)])
+        assert acc.status == 303, acc.raw[:300]
+        assert forwarded(f, "/tls-tpl-after")
+        # a template without {{form}}: reload refused (the running one stays), -n names it
+        with open(tpl + ".bad", "w") as fh:
+            fh.write("<p>\n{{title}}\n{{frm}}</p>\n")
+        f.ctl("deny", f.client.mac)
+        f.reload("splash_template %s.bad\n" % tpl)
+        assert "splash_template: %s.bad: line 3: unknown or unclosed placeholder '{{frm}}'" % tpl in f.gate.stderr()
+        text, _ = splash_of(f, "/tls-tpl-kept")
+        assert '<html lang="fr">' in text, "the running template was not kept"
+        p = subprocess.run([f.gate.binary, "-n", "-f", f.gate.conf_path], capture_output=True, text=True, timeout=10)
+        with open(f.gate.conf_path) as fh:
+            line = [i + 1 for i, ln in enumerate(fh.read().splitlines()) if ln.startswith("splash_template")]
+        assert p.returncode == 1 and ": splash_template: %s.bad: line 3" % tpl in p.stderr, p.stderr
+        assert "%s:%d: splash_template:" % (f.gate.conf_path, line[-1]) in p.stderr, (line, p.stderr)
+    finally:
+        f.reload("")
+
+
 def test_framing_errors_and_keepalive(f):
     """Several requests on one TLS connection; a framing error gets its status and the connection closes."""
     spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem,
@@ -404,6 +467,8 @@ TESTS = [
     test_check_reports_bad_cert_and_key,
     test_511_and_probe_point_at_https,
     test_https_splash_accept_admits,
+    test_default_splash_is_phone_ready,
+    test_splash_template,
     test_framing_errors_and_keepalive,
 ]
 

@@ -84,17 +84,23 @@ test_url_ok(void **state)
 	assert_false(portal_url_ok(""));
 }
 
-/* The page shell carries the title twice and reports overflow as 0. */
+/* The page shell carries the title twice (escaped), the phone viewport,
+ * lang and the stylesheet, and reports overflow as 0. */
 static void
 test_page(void **state)
 {
-	char out[512];
+	char out[4096];
 	size_t n = portal_page(out, sizeof(out), "Welcome", "<p>x</p>");
 
 	(void)state;
 	assert_true(n > 0 && n == strlen(out));
 	assert_non_null(strstr(out, "<title>Welcome</title>"));
-	assert_non_null(strstr(out, "<h1>Welcome</h1>\n<p>x</p>\n"));
+	assert_non_null(strstr(out, "<h1>Welcome</h1>\n<div class=\"card\">\n<p>x</p>\n"));
+	assert_non_null(strstr(out, "<html lang=\"en\">"));
+	assert_non_null(strstr(out, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+	assert_non_null(strstr(out, "min-height:48px"));
+	assert_true(portal_page(out, sizeof(out), "A & <b>", "") > 0);
+	assert_non_null(strstr(out, "<h1>A &amp; &lt;b&gt;</h1>"));
 	assert_int_equal(portal_page(out, 40, "Welcome", "<p>x</p>"), 0);
 }
 

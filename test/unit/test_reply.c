@@ -34,12 +34,19 @@ test_511_exact(void **state)
 	struct reply_ctx rc = { .head = false, .close = false, .now_s = 1795000000 };
 	size_t n = reply_511(buf, sizeof(buf), &rc, "http://10.0.0.1/p?a=1&b=<x>");
 	static const char body[] =
-	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<title>Network Authentication Required</title>\n"
-	    "<meta http-equiv=\"refresh\" content=\"0; url=http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\"></head>\n"
-	    "<body><h1>Network Authentication Required</h1>\n"
-	    "<p>You need to <a href=\"http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\">sign in to this network</a> "
-	    "before you can use it.</p></body></html>\n";
+	    "<meta http-equiv=\"refresh\" content=\"0; url=http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\">\n"
+	    "<style>body{margin:0;background:#eef2f5;color:#1b2228;"
+	    "font:1.0625rem/1.55 system-ui,sans-serif}main{max-width:34rem;margin:0 auto;"
+	    "padding:1.5rem 1.25rem}a{display:block;box-sizing:border-box;min-height:48px;"
+	    "padding:.75rem 1rem;border-radius:10px;background:#0a62c2;color:#fff;"
+	    "font-weight:600;text-align:center;text-decoration:none}</style></head>\n"
+	    "<body><main><h1>Network Authentication Required</h1>\n"
+	    "<p>You need to sign in to this network before you can use it.</p>\n"
+	    "<p><a href=\"http://10.0.0.1/p?a=1&amp;b=&lt;x&gt;\">Sign in to this network</a></p>"
+	    "</main></body></html>\n";
 	char want[16384];
 
 	(void)state;
