@@ -306,13 +306,15 @@ session_remaining(const struct session_table *tab, const struct wk_mac *mac,
 {
 	long at = session_slot_find(tab, mac, session_hash(tab, mac));
 	const struct session *s;
+	uint64_t quota;
 
 	if (at < 0 || session_status(tab, &tab->slots[at].s, now) != SESSION_R_NONE)
 		return false;
 	s = &tab->slots[at].s;
+	quota = s->bytes_limit ? s->bytes_limit : tab->conf.bytes; /* as session_status */
 	*seconds = s->expires == SESSION_FOREVER ? SESSION_FOREVER : s->expires - now;
-	*bytes = tab->conf.bytes == 0 || s->source == SESSION_SRC_CONFIG ? UINT64_MAX
-	    : tab->conf.bytes - s->bytes;
+	*bytes = quota == 0 || s->source == SESSION_SRC_CONFIG ? UINT64_MAX
+	    : quota - s->bytes;
 	*source = s->source;
 	return true;
 }

@@ -268,6 +268,12 @@ test_session_remaining(void **state)
 	assert_true(secs == SESSION_FOREVER);
 	assert_int_equal(session_account(tab, &m, 1000, 2001), 0);
 	assert_false(session_remaining(tab, &m, 2001, &secs, &bytes, &src)); /* quota */
+	/* a per-session quota (RADIUS) counts instead of session_bytes */
+	assert_non_null(session_grant(tab, &m, 3000, 600, SESSION_SRC_CTL));
+	assert_int_equal(session_set_limits(tab, &m, 3600, 0, 5000), 0);
+	assert_int_equal(session_account(tab, &m, 1500, 3001), 0);
+	assert_true(session_remaining(tab, &m, 3001, &secs, &bytes, &src));
+	assert_int_equal(bytes, 3500);
 	session_table_free(tab);
 }
 
