@@ -17,7 +17,8 @@
 enum ctype {
 	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
 	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
-	T_LOGLEVEL, T_FIREWALL, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL
+	T_LOGLEVEL, T_FIREWALL, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL, T_RADSRV,
+	T_RADFAIL, T_PORTAL
 };
 
 /* One configuration key: where it lives, how it parses, its bounds. */
@@ -85,6 +86,21 @@ static const struct ckey keys[] = {
 	{ "portal_can_extend", T_BOOL, U(portal_can_extend), 0, 0, "no", LIVE },
 	{ "splash_template", T_PATH, S(splash_template), 0, 0, "", LIVE },
 	{ "network_name", T_TEXT, S(network_name), 0, 0, "", LIVE },
+	/* For T_RADSRV, min is the default port. */
+	{ "radius_auth", T_RADSRV, L(radius_auth, n_radius_auth), 1812, 0, "", RESTART },
+	{ "radius_acct", T_RADSRV, L(radius_acct, n_radius_acct), 1813, 0, "", RESTART },
+	{ "radius_secret_file", T_PATH, S(radius_secret_file), 0, 0, "", RESTART },
+	{ "radius_timeout", T_SECS, U(radius_timeout), 1, 60, "3", LIVE },
+	{ "radius_retries", T_U32, U(radius_retries), 0, 10, "2", LIVE },
+	{ "nas_identifier", T_STR, S(nas_identifier), 0, 0, "", LIVE },
+	{ "radius_mac_auth", T_BOOL, U(radius_mac_auth), 0, 0, "off", LIVE },
+	{ "radius_mac_cache", T_SECS, U(radius_mac_cache), 1, 86400, "30", LIVE },
+	{ "radius_fail", T_RADFAIL, U(radius_fail), 0, 0, "closed", LIVE },
+	{ "radius_interim", T_SECS, U(radius_interim), 1, 86400, "300", LIVE },
+	{ "radius_coa", T_LISTEN, L(radius_coa, n_radius_coa), 0, 0, "", RESTART },
+	{ "radius_coa_client", T_CIDR, L(radius_coa_client, n_radius_coa_client), 0, 0, "", LIVE },
+	{ "radius_coa_window", T_SECS, U(radius_coa_window), 1, 86400, "300", LIVE },
+	{ "portal", T_PORTAL, U(portal), 0, 0, "splash", LIVE },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS");
@@ -296,6 +312,27 @@ add_item(const struct ckey *k, struct wk_conf *c, const char *v)
 			return "expected a host name";
 		break;
 	}
+	case T_RADSRV: {
+		union wk_sockaddr *sa = (union wk_sockaddr *)(void *)base + *cnt;
+		struct wk_ip ip;
+		/* An address literal: a name would need a resolver that can
+		 * stall, and a RADIUS server's address is not a secret. */
+		if (addr_ip_parse(v, &ip) == 0) {
+			memset(sa, 0, sizeof(*sa));
+			if (ip.family == AF_INET) {
+				sa->sin.sin_family = AF_INET;
+				sa->sin.sin_addr = ip.u.v4;
+				sa->sin.sin_port = htons((uint16_t)k->min);
+			} else {
+				sa->sin6.sin6_family = AF_INET6;
+				sa->sin6.sin6_addr = ip.u.v6;
+				sa->sin6.sin6_port = htons((uint16_t)k->min);
+			}
+		} else if (addr_hostport_parse(v, sa) < 0) {
+			return "expected ADDRESS, ADDRESS:PORT or [IPv6]:PORT";
+		}
+		break;
+	}
 	case T_MAC: {
 		struct wk_mac *m = (struct wk_mac *)(void *)base + *cnt;
 		if (addr_mac_parse(v, m) < 0)
@@ -372,9 +409,10 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 				return "control characters are not allowed";
 		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
 	case T_BOOL:
-		if (strcmp(v, "yes") == 0)
+		/* on/off read as yes/no (radius_mac_auth on|off). */
+		if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
 			*(bool *)(void *)dst = true;
-		else if (strcmp(v, "no") == 0)
+		else if (strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
 			*(bool *)(void *)dst = false;
 		else
 			return "expected yes or no";
@@ -386,6 +424,22 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 			c->firewall = FIREWALL_NFT;
 		else
 			return "expected none or nft";
+		return NULL;
+	case T_RADFAIL:
+		if (strcmp(v, "closed") == 0)
+			c->radius_fail = RADIUS_FAIL_CLOSED;
+		else if (strcmp(v, "open") == 0)
+			c->radius_fail = RADIUS_FAIL_OPEN;
+		else
+			return "expected closed or open";
+		return NULL;
+	case T_PORTAL:
+		if (strcmp(v, "splash") == 0)
+			c->portal = PORTAL_MODE_SPLASH;
+		else if (strcmp(v, "radius") == 0)
+			c->portal = PORTAL_MODE_RADIUS;
+		else
+			return "expected splash or radius";
 		return NULL;
 	case T_LOGLEVEL:
 		if (strcmp(v, "error") && strcmp(v, "warning") && strcmp(v, "info") &&
@@ -540,6 +594,17 @@ conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
 	if (c->max_request_line > c->max_header_bytes)
 		conf_error(errs, fname, 0,
 		    "max_request_line must not exceed max_header_bytes");
+	if ((c->radius_mac_auth || c->portal == PORTAL_MODE_RADIUS) &&
+	    c->n_radius_auth == 0)
+		conf_error(errs, fname, 0,
+		    "radius_mac_auth on and portal radius need a radius_auth server");
+	if ((c->n_radius_auth > 0 || c->n_radius_acct > 0 || c->n_radius_coa > 0) &&
+	    c->radius_secret_file[0] == '\0')
+		conf_error(errs, fname, 0,
+		    "radius_auth, radius_acct and radius_coa need radius_secret_file");
+	if (c->n_radius_coa > 0 && c->n_radius_coa_client == 0)
+		conf_error(errs, fname, 0,
+		    "radius_coa needs at least one radius_coa_client address");
 	return errs->count == 0 ? 0 : -1;
 }
 

@@ -20,6 +20,9 @@
 
 enum conf_probe_answer { PROBE_302, PROBE_511 };
 enum conf_firewall { FIREWALL_NONE, FIREWALL_NFT };
+enum conf_radius_fail { RADIUS_FAIL_CLOSED, RADIUS_FAIL_OPEN };
+enum conf_portal { PORTAL_MODE_SPLASH, PORTAL_MODE_RADIUS };
+#define CONF_MAX_RADIUS 4 /* servers per radius_auth / radius_acct */
 
 struct wk_conf {
 	/* listener and gate identity */
@@ -79,6 +82,25 @@ struct wk_conf {
 	bool portal_can_extend;      /* portal_url grants extensions */
 	char splash_template[CONF_PATH];
 	char network_name[128];
+	/* RADIUS (docs/radius.md) */
+	union wk_sockaddr radius_auth[CONF_MAX_RADIUS]; /* primary, then fallbacks */
+	size_t n_radius_auth;
+	union wk_sockaddr radius_acct[CONF_MAX_RADIUS];
+	size_t n_radius_acct;
+	char radius_secret_file[CONF_PATH];
+	uint32_t radius_timeout;      /* seconds per try */
+	uint32_t radius_retries;      /* retransmissions per server */
+	char nas_identifier[64];      /* empty: gateway_id */
+	bool radius_mac_auth;
+	uint32_t radius_mac_cache;    /* seconds a MAC-auth answer is reused */
+	enum conf_radius_fail radius_fail;
+	uint32_t radius_interim;      /* Interim-Update period unless the server says */
+	union wk_sockaddr radius_coa[2];
+	size_t n_radius_coa;
+	struct wk_cidr radius_coa_client[CONF_MAX_LIST];
+	size_t n_radius_coa_client;
+	uint32_t radius_coa_window;   /* Event-Timestamp tolerance, seconds */
+	enum conf_portal portal;      /* splash (click-through) or radius (login) */
 	/* where each key was last set (0: default), for later checks' messages */
 	unsigned key_line[CONF_MAX_KEYS];
 };

@@ -47,6 +47,7 @@ struct gate {
 	struct firewall *fw;    /* nftables mirror, NULL with firewall none */
 	struct control *ctl;    /* control socket (control.c) */
 	struct portal *portal;  /* keys and terms of the gate's pages */
+	struct radius *radius;  /* RADIUS NAS (radius.c), NULL when not configured */
 	struct tls *tls;        /* HTTPS listener (tls.c), NULL without tls_listen */
 	const char *conf_path;
 };

@@ -23,6 +23,7 @@
 #include "gate.h"
 #include "log.h"
 #include "nonce.h"
+#include "radius.h"
 #include "registry.h"
 #include "store.h"
 #include "token.h"
@@ -172,6 +173,7 @@ grant_on_session_event(const struct session *s, enum session_event ev, void *arg
 	if (store_append_session(g->grants->st, s, false) < 0)
 		log_warn("state file: cannot record a session end");
 	grant_audit(ev == SESSION_EV_QUOTA ? "quota" : "expire", s, NULL);
+	radius_on_end(g, s, s->reason); /* accounting Stop */
 	g->grants->fw_dirty = true;
 	conn_client_ended(g, &s->mac);
 }
@@ -273,8 +275,9 @@ grant_start(struct gate *g)
 	if (grant_lock(gr, c->state_file) < 0)
 		return -1;
 	memset(&ss, 0, sizeof(ss));
-	if (store_open(c->state_file, gr->tab, gr->nc, grant_now(),
-		grant_on_store_error, NULL, &ss, &gr->st) < 0) {
+	/* radius.c's accounting queue lives in the same file. */
+	if (store_open_ext(c->state_file, gr->tab, gr->nc, grant_now(),
+		grant_on_store_error, NULL, &ss, radius_store_ext(g), &gr->st) < 0) {
 		log_err("state file %s: cannot open; refusing to start without "
 		    "durable sessions", c->state_file);
 		return -1;
@@ -378,6 +381,7 @@ grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
 		return -1;
 	}
 	grant_audit("grant", s, session_source_name(src));
+	radius_on_admit(g, s); /* accounting Start */
 	if (g->fw) {
 		n = grant_addrs(g, mac, ips, 8);
 		if (firewall_admit(g->fw, mac, ips, n) < 0)
@@ -404,6 +408,7 @@ grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
 		return -1;
 	}
 	grant_audit("revoke", s, NULL);
+	radius_on_end(g, s, SESSION_R_REVOKED); /* accounting Stop */
 	/* A full reconcile also removes (mac . old address) pairs. */
 	grant_firewall_sync(g);
 	return 0;
@@ -426,11 +431,46 @@ grant_account(struct gate *g, const struct wk_mac *mac, uint64_t bytes)
 		session_account(g->grants->tab, mac, bytes, grant_now());
 }
 
-/* An admitted client got a new address: let it through the firewall. */
+/* Give an admitted session its own limits (RADIUS Access-Accept, CoA):
+ * a new hard end, idle timeout and quota (0: the configured ones),
+ * recorded durably. 0, or -1 with a reason. */
+int
+grant_set_limits(struct gate *g, const struct wk_mac *mac, uint64_t expires,
+    uint64_t idle_limit, uint64_t bytes_limit, char *err, size_t errlen)
+{
+	struct grants *gr = g->grants;
+	const struct session *s;
+
+	if (session_set_limits(gr->tab, mac, expires, idle_limit, bytes_limit) < 0 ||
+	    (s = session_find(gr->tab, mac)) == NULL) {
+		snprintf(err, errlen, "no session for this MAC");
+		return -1;
+	}
+	if (store_append_session(gr->st, s, true) < 0) {
+		snprintf(err, errlen, "cannot write the state file");
+		return -1;
+	}
+	grant_audit("limits", s, NULL);
+	return 0;
+}
+
+/* The open state file, for radius.c's accounting records. */
+struct store *
+grant_store(struct gate *g)
+{
+	return g->grants ? g->grants->st : NULL;
+}
+
+/* A client's address was learned or moved: an admitted client is let
+ * through the firewall, any other is a first sighting (MAC auth). */
 void
 grant_addresses_changed(struct gate *g, const struct wk_mac *mac)
 {
-	if (g->fw == NULL || !grant_check(g, mac))
+	if (!grant_check(g, mac)) {
+		radius_sighted(g, mac);
+		return;
+	}
+	if (g->fw == NULL)
 		return;
 	g->grants->fw_dirty = true; /* the tick reconciles within a second */
 }

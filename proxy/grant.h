@@ -27,6 +27,11 @@ int grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
 /* Revoke mac's session (durably) and close it in the firewall. */
 int grant_revoke(struct gate *g, const struct wk_mac *mac, char *err,
     size_t errlen);
+/* Give an admitted session its own hard end, idle timeout and quota. */
+int grant_set_limits(struct gate *g, const struct wk_mac *mac, uint64_t expires,
+    uint64_t idle_limit, uint64_t bytes_limit, char *err, size_t errlen);
+/* The open state file (radius.c journals its accounting queue there). */
+struct store *grant_store(struct gate *g);
 /* True when mac has a live session now (per request; no I/O). */
 bool grant_check(struct gate *g, const struct wk_mac *mac);
 /* Count bytes relayed for mac's session (quota, idle). */

@@ -16,6 +16,7 @@
 #include "grant.h"
 #include "log.h"
 #include "neigh.h"
+#include "radius.h"
 #include "registry.h"
 #include "sniff.h"
 
@@ -238,6 +239,8 @@ ident_identify(struct gate *g, struct policy_in *in)
 	in->mac_conflict = ci.conflict;
 	in->mac_random = ci.randomised;
 	in->session_admitted = grant_check(g, &in->mac_buf);
+	if (!in->session_admitted)
+		radius_sighted(g, &in->mac_buf); /* MAC auth; cached, rate-limited */
 }
 
 /* Stop the sniffer and free the registry. */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "radius.h"
 #include "tls.h"
 #include "version.h"
 
@@ -49,6 +50,7 @@ check_files(const struct wk_conf *c, const char *path)
 
 	memset(&errs, 0, sizeof(errs));
 	(void)portal_conf_check(c, path, &errs);
+	(void)radius_conf_check(c, path, &errs);
 	(void)tls_conf_check(c, path, &errs);
 	if (ident_conf_check(c, err, sizeof(err)) < 0)
 		conf_key_error(&errs, c, path, "interface", err);
@@ -131,8 +133,11 @@ main(int argc, char **argv)
 	garden_configure(gate.garden, c);
 	/* Identity before grants (the firewall mirror needs addresses),
 	 * grants before the portal and the control socket that use them. */
-	if (ident_start(&gate) < 0 || grant_start(&gate) < 0 ||
-	    portal_start(&gate) < 0)
+	/* radius_init before grant_start: the accounting queue is restored
+	 * from the state file with the sessions; radius_start after. */
+	if (radius_init(&gate) < 0 || ident_start(&gate) < 0 ||
+	    grant_start(&gate) < 0 || portal_start(&gate) < 0 ||
+	    radius_start(&gate) < 0)
 		return 1;
 	if (listener_open_all(&gate, conn_accept) < 0 || tls_start(&gate) < 0 ||
 	    control_start(&gate) < 0)
@@ -156,6 +161,7 @@ main(int argc, char **argv)
 	listener_close_all(&gate);
 	garden_free(gate.garden);
 	portal_stop(&gate);
+	radius_stop(&gate);
 	grant_stop(&gate);
 	ident_stop(&gate);
 	event_free(ev_term);

@@ -13,11 +13,15 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "gate.h"
 #include "grant.h"
 #include "log.h"
 #include "policy.h"
 #include "splash.h"
+#include "radius.h"
+#include "radpkt.h"
 #include "tls.h"
 #include "token.h"
 
@@ -131,6 +135,8 @@ portal_route(const char *target, size_t len)
 		return PORTAL_ACCEPT;
 	if (IS("/wicket/grant"))
 		return PORTAL_GRANT;
+	if (IS("/wicket/login"))
+		return PORTAL_LOGIN;
 #undef IS
 	return PORTAL_NOTFOUND;
 }
@@ -142,7 +148,7 @@ portal_route(const char *target, size_t len)
  * hidden url/ts/sig fields so that the CSRF binding stays the same. The
  * form's HTML, or NULL when it does not fit (free it). */
 static char *
-portal_splash_form(const char *eurl, uint64_t ts, const char *sig)
+portal_splash_form(const char *eurl, uint64_t ts, const char *sig, bool login)
 {
 	static const char fmt[] =
 	    "<form method=\"post\" action=\"/wicket/accept\">\n"
@@ -150,13 +156,25 @@ portal_splash_form(const char *eurl, uint64_t ts, const char *sig)
 	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
 	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
 	    "<button type=\"submit\">Accept and connect</button>\n</form>";
-	size_t fsize = strlen(eurl) + strlen(sig) + TOKEN_U64_MAXLEN + sizeof(fmt);
+	/* portal radius: the same MAC-bound form with a user name and a
+	 * password, checked by the RADIUS server (PAP, docs/radius.md). */
+	static const char fmt_login[] =
+	    "<form method=\"post\" action=\"/wicket/login\">\n"
+	    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
+	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
+	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
+	    "<p><label>User name <input name=\"user\" autocomplete=\"username\" "
+	    "maxlength=\"64\" required></label></p>\n"
+	    "<p><label>Password <input type=\"password\" name=\"password\" "
+	    "autocomplete=\"current-password\" maxlength=\"128\"></label></p>\n"
+	    "<button type=\"submit\">Sign in</button>\n</form>";
+	size_t fsize = strlen(eurl) + strlen(sig) + TOKEN_U64_MAXLEN + sizeof(fmt_login);
 	char *form = malloc(fsize);
 	int k;
 
 	if (form == NULL)
 		return NULL;
-	k = snprintf(form, fsize, fmt, eurl, (unsigned long long)ts, sig);
+	k = snprintf(form, fsize, login ? fmt_login : fmt, eurl, (unsigned long long)ts, sig);
 	if (k < 0 || (size_t)k >= fsize) {
 		free(form);
 		return NULL;
@@ -178,7 +196,7 @@ portal_splash_render(char *out, size_t size, const struct portal *p,
 		.terms_html = p->terms_html,
 		.url = url,
 	};
-	char *form = portal_splash_form(eurl, ts, sig);
+	char *form = portal_splash_form(eurl, ts, sig, c->portal == PORTAL_MODE_RADIUS);
 	size_t n;
 
 	if (form == NULL)
@@ -507,7 +525,9 @@ portal_return_url(struct gate *g, const struct portal_req *pr, char *url,
 size_t
 portal_wants_body(const struct portal_req *pr)
 {
-	if (!pr->post || portal_route(pr->target, strlen(pr->target)) != PORTAL_ACCEPT)
+	enum portal_route r = portal_route(pr->target, strlen(pr->target));
+
+	if (!pr->post || (r != PORTAL_ACCEPT && r != PORTAL_LOGIN))
 		return 0;
 	if (!pr->has_length || pr->length == 0 || pr->length > PORTAL_MAX_BODY)
 		return 0; /* answered without reading: 411/413 */
@@ -618,6 +638,13 @@ portal_accept(struct gate *g, const struct portal_req *pr, const char *body,
 	}
 	tr = token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, grant_now(),
 	    SPLASH_MAX_AGE);
+	if (g->conf->portal == PORTAL_MODE_RADIUS) {
+		/* portal radius: only the login form admits. */
+		*status = 403;
+		*why = "click-through disabled (portal radius)";
+		return portal_message(out, size, rc, 403, "Please sign in",
+		    "This network needs a user name and a password.", "/wicket/");
+	}
 	if (tr != TOKEN_OK) {
 		*status = 403;
 		*why = tr == TOKEN_EXPIRED ? "splash form expired" : "splash form not valid";
@@ -693,6 +720,145 @@ portal_grant(struct gate *g, const struct portal_req *pr,
 	    "You are connected. You can now use the network.", NULL);
 }
 
+/* The "signing in" page: it reloads the attempt's status every second
+ * (Refresh header and meta refresh). */
+static size_t
+portal_login_wait(char *out, size_t size, const struct reply_ctx *rc,
+    const char *id)
+{
+	char page[2048], inner[512], refresh[96];
+	size_t n;
+
+	snprintf(refresh, sizeof(refresh), "1; url=/wicket/login?id=%s", id);
+	snprintf(inner, sizeof(inner),
+	    "<meta http-equiv=\"refresh\" content=\"%s\">\n"
+	    "<p>Checking your user name and password&hellip;</p>\n"
+	    "<p><a href=\"/wicket/login?id=%s\">Continue</a></p>", refresh, id);
+	n = portal_page(page, sizeof(page), "Signing in", inner);
+	return n ? reply_html(out, size, rc, 200, "Refresh", refresh, page, n) : 0;
+}
+
+/* POST /wicket/login: check the MAC-bound form like /wicket/accept, then
+ * start the Access-Request (never waiting for it) and answer with the
+ * page that polls its outcome. */
+static size_t
+portal_login_post(struct gate *g, const struct portal_req *pr, const char *body,
+    size_t blen, const struct reply_ctx *rc, char *out, size_t size,
+    unsigned *status, const char **why)
+{
+	char url[TOKEN_URL_MAX + 1], ts[TOKEN_U64_MAXLEN + 1];
+	char sig[TOKEN_SIG_HEXLEN + 1], err[160], id[RADIUS_LOGIN_ID_LEN + 1];
+	char user[RADIUS_USER_MAX + 1] = "", pw[RADPKT_PASS_MAX + 1] = "";
+	struct token_qparam p[] = {
+		{ "url", url, sizeof(url), false },
+		{ "ts", ts, sizeof(ts), false },
+		{ "sig", sig, sizeof(sig), false },
+		{ "user", user, sizeof(user), false },
+		{ "password", pw, sizeof(pw), false },
+	};
+	size_t n;
+
+	if (!radius_login_enabled(g)) {
+		*status = 404;
+		*why = "RADIUS login not configured";
+		return portal_message(out, size, rc, 404, "Not found",
+		    "This gate has no sign-in form.", "/wicket/");
+	}
+	if (!pr->has_length || pr->length > PORTAL_MAX_BODY) {
+		*status = pr->has_length ? 413 : 411;
+		*why = "login form without a small Content-Length";
+		return reply_error(out, size, rc, *status, *why);
+	}
+	if (!pr->have_mac) {
+		*status = 403;
+		*why = "unknown MAC";
+		return portal_message(out, size, rc, 403, "Cannot identify your device",
+		    "The gate does not know your device's hardware address.", NULL);
+	}
+	if (token_query_parse(body, blen, p, 5, err, sizeof(err)) < 0 ||
+	    !p[1].found || !p[2].found || user[0] == '\0') {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		*status = 400;
+		*why = "malformed login form";
+		return portal_message(out, size, rc, 400, "Bad form",
+		    "Enter a user name and a password.", "/wicket/");
+	}
+	if (token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, grant_now(),
+		SPLASH_MAX_AGE) != TOKEN_OK) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		*status = 403;
+		*why = "login form not valid";
+		return portal_message(out, size, rc, 403, "Please try again",
+		    "This form has expired or was not issued to your device.", "/wicket/");
+	}
+	if (!portal_url_ok(url))
+		url[0] = '\0';
+	if (radius_login(g, &pr->mac, &pr->client, user, pw, url, id, why) < 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		*status = 503;
+		return portal_message(out, size, rc, 503, "Please try again",
+		    "The sign-in service is busy. Please try again.", "/wicket/");
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	*status = 200;
+	n = portal_login_wait(out, size, rc, id);
+	return n;
+}
+
+/* GET /wicket/login?id=: where the attempt stands. Accepted goes on to
+ * the wanted URL; rejected gets the reject page (with the server's
+ * Reply-Message, escaped); no answer gets "try again" (radius_fail). */
+static size_t
+portal_login_get(struct gate *g, const struct portal_req *pr,
+    const struct reply_ctx *rc, char *out, size_t size, unsigned *status,
+    const char **why)
+{
+	char id[RADIUS_LOGIN_ID_LEN + 1] = "", url[TOKEN_URL_MAX + 1] = "", err[128];
+	char msg[RADPKT_STR_MAX + 1] = "", emsg[6 * (RADPKT_STR_MAX + 1)], text[2048];
+	const char *q = strchr(pr->target, '?');
+	struct token_qparam p[] = { { "id", id, sizeof(id), false } };
+	enum radius_login_state st = RADIUS_LOGIN_UNKNOWN;
+
+	if (pr->have_mac && q != NULL &&
+	    token_query_parse(q + 1, strlen(q + 1), p, 1, err, sizeof(err)) == 0)
+		st = radius_login_status(g, id, &pr->mac, url, sizeof(url), msg,
+		    sizeof(msg));
+	switch (st) {
+	case RADIUS_LOGIN_PENDING:
+		*status = 200;
+		return portal_login_wait(out, size, rc, id);
+	case RADIUS_LOGIN_ACCEPTED:
+		if (url[0] != '\0' && portal_url_ok(url)) {
+			*status = 303;
+			return reply_302(out, size, rc, 303, url);
+		}
+		*status = 200;
+		return portal_message(out, size, rc, 200, "Connected",
+		    "You are connected. You can now use the network.", NULL);
+	case RADIUS_LOGIN_REJECTED:
+		*status = 403;
+		*why = "RADIUS Access-Reject";
+		if (reply_html_escape(emsg, sizeof(emsg), msg) >= sizeof(emsg))
+			emsg[0] = '\0';
+		snprintf(text, sizeof(text), "The user name or password was not "
+		    "accepted.%s%s", emsg[0] ? " " : "", emsg);
+		return portal_message(out, size, rc, 403, "Sign-in refused", text,
+		    "/wicket/");
+	case RADIUS_LOGIN_FAILED:
+		*status = 503;
+		*why = "RADIUS server did not answer";
+		return portal_message(out, size, rc, 503, "Not connected",
+		    "The sign-in service did not answer. Please try again in a moment.",
+		    "/wicket/");
+	case RADIUS_LOGIN_UNKNOWN:
+		break;
+	}
+	*status = 404;
+	*why = "unknown login attempt";
+	return portal_message(out, size, rc, 404, "Please sign in again",
+	    "This sign-in attempt is not known (or has expired).", "/wicket/");
+}
+
 /* The answer buffer portal_answer needs: the largest page is the splash,
  * the operator's terms plus the form with the longest escaped URL. */
 size_t
@@ -730,6 +896,12 @@ portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
 		if (!pr->post)
 			break;
 		return portal_accept(g, pr, body, blen, rc, out, size, status, why);
+	case PORTAL_LOGIN:
+		if (pr->post)
+			return portal_login_post(g, pr, body, blen, rc, out, size, status, why);
+		if (!pr->get && !pr->head)
+			break;
+		return portal_login_get(g, pr, rc, out, size, status, why);
 	case PORTAL_NOTFOUND:
 		*status = 404;
 		return portal_message(out, size, rc, 404, "Not found",
@@ -742,5 +914,6 @@ portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
 	*status = 405;
 	*why = "method not allowed";
 	return n ? reply_html(out, size, rc, 405, "Allow",
-	    r == PORTAL_ACCEPT ? "POST" : "GET, HEAD", page, n) : 0;
+	    r == PORTAL_ACCEPT ? "POST" : r == PORTAL_LOGIN ? "GET, HEAD, POST"
+	    : "GET, HEAD", page, n) : 0;
 }

@@ -38,6 +38,7 @@ enum portal_route {
 	PORTAL_SPLASH,  /* GET / or /wicket/ */
 	PORTAL_ACCEPT,  /* POST /wicket/accept */
 	PORTAL_GRANT,   /* GET /wicket/grant?mac=&until=&nonce=&sig= */
+	PORTAL_LOGIN,   /* POST /wicket/login (RADIUS), GET /wicket/login?id= */
 	PORTAL_NOTFOUND,
 };
 
