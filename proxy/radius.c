@@ -749,9 +749,12 @@ radius_on_timer(evutil_socket_t fd, short what, void *arg)
 		if (event_add(q->timer, &tv) == 0)
 			return;
 	}
+	/* The Identifier belongs to the server it was taken on. */
+	radius_release_id(r, q);
 	while (++q->server < (int)n)
 		if (radius_send(r, q) == 0)
 			return;
+	q->server = (int)n - 1;
 	radius_done(r, q, NULL);
 }
 
@@ -790,9 +793,12 @@ radius_launch(struct radius *r, struct rreq *q)
 	size_t n;
 
 	(void)radius_servers(r, q, &n);
-	for (q->server = 0; q->server < (int)n; q->server++)
+	for (q->server = 0; q->server < (int)n; q->server++) {
 		if (radius_send(r, q) == 0)
 			return;
+		radius_release_id(r, q);
+	}
+	q->server = 0;
 	radius_done(r, q, NULL);
 }
 

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+# test_radius: end-to-end tests of wicket as a RADIUS NAS (issue 10) against a
+# real FreeRADIUS (`freeradius -X`, config generated into the test's temp dir,
+# run inside the topology's origin namespace, reached by wicketd over wan0):
+# MAC auth admits with Session-Timeout and a volume limit, the PAP login form
+# admits and a wrong password gets the reject page, accounting Start/Interim/
+# Stop reach the detail file, a radclient Disconnect-Request cuts a client,
+# a CoA changes the remaining time, and a RADIUS outage loses no record.
+# Scale: interim interval 2 s, radius_timeout 1 s, one retry: about 40 s.
+"""wicket e2e: RADIUS authentication, accounting and CoA against FreeRADIUS.
+
+Run as root: python3 test/e2e/test_radius.py [-v] [-l] [NAME_SUBSTRING ...]
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+O4 = h.ORIGIN4
+GATE = "10.99.0.1"
+WAN = "10.98.0.1"
+SECRET = "wicket-test-secret-0123456789"
+
+CONF = """\
+listen 0.0.0.0:3990
+listen [::]:3990
+gateway_id gw-a
+audit_log {audit}
+interface br-lan
+control_socket %(tmp)s/control.sock
+state_file {tmp}/state
+radius_auth %(o4)s
+radius_acct %(o4)s
+radius_secret_file %(secret)s
+radius_timeout 1
+radius_retries 1
+radius_mac_auth on
+radius_mac_cache 2
+radius_interim 300
+radius_coa %(wan)s:3799
+radius_coa_client %(o4)s
+portal radius
+"""
+
+# The users file: the default client by MAC (with limits), alice by password.
+USERS = """\
+"02-99-00-00-00-0A" Cleartext-Password := "02-99-00-00-00-0A"
+	Session-Timeout = 600,
+	Acct-Interim-Interval = 2,
+	ChilliSpot-Max-Total-Octets = 50000000,
+	Class = "cls-mac"
+
+alice Cleartext-Password := "wonderland"
+	Session-Timeout = 900,
+	Idle-Timeout = 300,
+	Reply-Message = "Hello alice",
+	Class = "cls-alice"
+
+DEFAULT Auth-Type := Reject
+	Reply-Message = "Unknown device"
+"""
+
+RADIUSD = """\
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+logdir = %(d)s/log
+raddbdir = %(d)s
+radacctdir = %(d)s/acct
+name = freeradius
+confdir = %(d)s
+modconfdir = %(d)s
+run_dir = %(d)s/run
+db_dir = %(d)s
+libdir = /usr/lib/freeradius
+dictdir = /usr/share/freeradius
+pidfile = %(d)s/run/radiusd.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 16384
+hostname_lookups = no
+log {
+	destination = stdout
+	auth = yes
+}
+security {
+	allow_core_dumps = no
+	max_attributes = 200
+	reject_delay = 0
+	status_server = no
+}
+client gw {
+	ipaddr = %(wan)s
+	secret = %(secret)s
+}
+thread pool {
+	start_servers = 2
+	max_servers = 4
+	min_spare_servers = 1
+	max_spare_servers = 3
+	max_requests_per_server = 0
+}
+modules {
+	files {
+		filename = %(d)s/users
+	}
+	pap {
+	}
+	detail {
+		filename = %(d)s/acct/detail
+		escape_filenames = no
+		permissions = 0600
+		header = "%%t"
+	}
+}
+server default {
+	listen {
+		type = auth
+		ipaddr = %(o4)s
+		port = 1812
+	}
+	listen {
+		type = acct
+		ipaddr = %(o4)s
+		port = 1813
+	}
+	authorize {
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+		}
+	}
+	preacct {
+	}
+	accounting {
+		detail
+	}
+	post-auth {
+	}
+}
+"""
+
+
+class Radiusd:
+    """FreeRADIUS -X in the origin namespace, with its config in the test's tmp."""
+
+    def __init__(self, topo):
+        self.topo = topo
+        self.dir = os.path.join(topo.tmp, "raddb")
+        for sub in ("", "log", "acct", "run"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        with open(os.path.join(self.dir, "radiusd.conf"), "w") as f:
+            f.write(RADIUSD % {"d": self.dir, "wan": WAN, "o4": O4, "secret": SECRET})
+        with open(os.path.join(self.dir, "users"), "w") as f:
+            f.write(USERS)
+        self.detail = os.path.join(self.dir, "acct", "detail")
+        self.proc = None
+
+    def start(self):
+        """Start it and wait until both ports listen."""
+        self.out = open(os.path.join(self.dir, "log", "radiusd.out"), "a")
+        self.proc = self.topo.origin.popen(["freeradius", "-X", "-d", self.dir],
+                                           stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not (self.topo.origin.listening(1812, "u") and self.topo.origin.listening(1813, "u")):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise h.SetupError("freeradius did not start: " + self.log()[-3000:])
+            time.sleep(0.1)
+
+    def stop(self):
+        """Stop it (SIGTERM) and wait."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def log(self):
+        """FreeRADIUS's -X output so far."""
+        try:
+            with open(os.path.join(self.dir, "log", "radiusd.out")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def records(self):
+        """The accounting detail file as a list of dicts (values unquoted)."""
+        try:
+            with open(self.detail) as f:
+                text = f.read()
+        except OSError:
+            return []
+        out = []
+        for block in text.split("\n\n"):
+            rec = {}
+            for line in block.splitlines():
+                m = re.match(r"\s+([\w-]+) = (.*)$", line)
+                if m:
+                    rec[m.group(1)] = m.group(2).strip('"')
+            if rec:
+                out.append(rec)
+        return out
+
+
+class Fixture:
+    """Topology with two clients, FreeRADIUS in the origin namespace, wicketd."""
+
+    def __init__(self):
+        h.check_prereqs(h.default_wicketd())
+        if subprocess.run(["which", "freeradius", "radclient"], capture_output=True).returncode:
+            raise h.SetupError("freeradius and radclient are needed (scripts/deps.sh)")
+        self.topo = h.Topology().__enter__()
+        self.other = self.topo.add_client("b")
+        secret = os.path.join(self.topo.tmp, "radius.secret")
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(SECRET + "\n")
+        self.origin = self.topo.start_origin()
+        self.radiusd = Radiusd(self.topo)
+        self.radiusd.start()
+        self.conf = CONF % {"o4": O4, "wan": WAN, "secret": secret, "tmp": self.topo.tmp}
+        self.gate = self.topo.start_wicketd(self.conf)
+        self.ctl_sock = os.path.join(self.topo.tmp, "control.sock")
+
+    @property
+    def client(self):
+        return self.topo.client
+
+    def ctl(self, *args):
+        """Run wicketctl against this daemon."""
+        return subprocess.run([os.path.join(h.REPO, "build", "wicketctl"), "-s", self.ctl_sock]
+                              + list(args), capture_output=True, text=True, timeout=15)
+
+    def events(self, kind, mac=None):
+        """Audit events of one kind (for one MAC)."""
+        return [e for e in self.gate.audit() if e.get("event") == kind
+                and (mac is None or e.get("mac") == mac)]
+
+    def radclient(self, code, attrs):
+        """radclient from the origin namespace to the CoA port; (rc, output)."""
+        p = self.topo.origin.run(["radclient", "-x", "-r", "1", "-t", "2", "%s:3799" % WAN, code,
+                                  SECRET], input=attrs, check=False, timeout=20)
+        return p.returncode, p.stdout + p.stderr
+
+
+def teardown(f):
+    """Stop FreeRADIUS, then the usual teardown."""
+    f.radiusd.stop()
+    h.teardown_fixture(f)
+
+
+def wait_for(pred, timeout, what):
+    """Poll pred until it is true or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.2)
+
+
+def get(client, url):
+    """A GET from the client, without following redirects."""
+    return h.curl(client, [url])
+
+
+def login_form(f, client):
+    """Follow the 511 link to the splash and return its login form fields."""
+    r = get(client, "http://%s/r-wanted" % O4)
+    assert r.status == 511, "expected 511 before admission, got %d" % r.status
+    link = re.search(r'href="([^"]+)"', r.body.decode()).group(1).replace("&amp;", "&")
+    page = get(client, link)
+    assert page.status == 200, "splash: %d" % page.status
+    text = page.body.decode("utf-8", "replace")
+    assert 'action="/wicket/login"' in text and 'name="password"' in text, \
+        "no login form on the splash (portal radius): %r" % text[:400]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    fields["url"] = fields["url"].replace("&amp;", "&")
+    return fields
+
+
+def login(f, client, user, password):
+    """POST the login form, then poll the status page; the final Response."""
+    fields = login_form(f, client)
+    fields.update({"user": user, "password": password})
+    r = h.curl(client, ["-X", "POST", "-H", "Content-Type: application/x-www-form-urlencoded",
+                        "--data-binary", urllib.parse.urlencode(fields),
+                        "http://%s/wicket/login" % GATE])
+    assert r.status == 200, "login POST: %d %r" % (r.status, r.body[:300])
+    m = re.search(r"/wicket/login\?id=([0-9a-f]{32})", r.body.decode())
+    assert m, "no status link in %r" % r.body[:300]
+    deadline = time.monotonic() + 10
+    while True:
+        s = get(client, "http://%s/wicket/login?id=%s" % (GATE, m.group(1)))
+        if s.status != 200 or b"Checking" not in s.body:
+            return s
+        assert time.monotonic() < deadline, "login still pending after 10 s"
+        time.sleep(0.3)
+
+
+# ----------------------------------------------------------------------------
+
+def test_mac_auth_admits_with_limits(f):
+    """The default client's MAC is in the users file: its first request makes wicketd
+    ask FreeRADIUS (User-Name 02-99-00-00-00-0A, Message-Authenticator present), and the
+    Access-Accept admits it with Session-Timeout 600 and the 50 MB volume limit."""
+    mac = f.client.mac
+    get(f.client, "http://%s/r-first-sight" % O4)
+    grant = wait_for(lambda: f.events("grant", mac), 5, "MAC-auth grant")[0]
+    assert grant["source"] == "radius", grant
+    limits = wait_for(lambda: f.events("limits", mac), 3, "limits event")[0]
+    assert limits["expires"] - grant["expires"] <= 1 and \
+        abs(grant["expires"] - (time.time() + 600)) < 15, (grant, limits)
+    log = f.radiusd.log()
+    assert 'User-Name = "02-99-00-00-00-0A"' in log, "User-Name not in the server log"
+    assert "Message-Authenticator" in log, "Access-Request without Message-Authenticator"
+    r = f.ctl("show", mac)
+    assert r.returncode == 0 and "radius" in r.stdout, r.stdout
+    assert get(f.client, "http://%s/r-after-mac-auth" % O4).status == 200
+
+
+def test_unknown_mac_stays_out_and_is_cached(f):
+    """Client b's MAC is rejected: it keeps getting 511, and a burst of its requests
+    within radius_mac_cache makes one Access-Request, not one per request."""
+    mac = f.other.mac
+    before = f.radiusd.log().count('User-Name = "02-99-00-00-00-0B"')
+    for i in range(10):
+        assert get(f.other, "http://%s/r-b-%d" % (O4, i)).status == 511
+    wait_for(lambda: f.events("radius_reject", mac), 5, "reject")
+    asked = f.radiusd.log().count('User-Name = "02-99-00-00-00-0B"') - before
+    assert 1 <= asked <= 2, "%d Access-Requests for one MAC in 1 s" % asked
+
+
+def test_pap_login_admits_and_wrong_password_rejected(f):
+    """Client b (MAC rejected) signs in on the splash: a wrong password gets the reject
+    page (403, 'Sign-in refused'), alice/wonderland admits it (303 to the wanted URL)."""
+    bad = login(f, f.other, "alice", "wrong")
+    assert bad.status == 403 and b"Sign-in refused" in bad.body, (bad.status, bad.body[:300])
+    assert get(f.other, "http://%s/r-after-bad" % O4).status == 511
+    ok = login(f, f.other, "alice", "wonderland")
+    assert ok.status == 303, "login: %d %r" % (ok.status, ok.body[:300])
+    assert ok.headers.get("location", "").endswith("/r-wanted"), ok.headers
+    assert get(f.other, "http://%s/r-after-login" % O4).status == 200
+    g = f.events("grant", f.other.mac)[-1]
+    assert g["source"] == "radius" and abs(g["expires"] - (time.time() + 900)) < 15, g
+
+
+def test_click_through_refused_with_portal_radius(f):
+    """With portal radius, POST /wicket/accept does not admit."""
+    c = f.topo.add_client("d")
+    fields = login_form(f, c)
+    r = h.curl(c, ["-X", "POST", "-H", "Content-Type: application/x-www-form-urlencoded",
+                   "--data-binary", urllib.parse.urlencode(fields),
+                   "http://%s/wicket/accept" % GATE])
+    assert r.status == 403, "accept with portal radius: %d" % r.status
+    assert get(c, "http://%s/r-c" % O4).status == 511
+
+
+def acct(f, sid=None, status=None):
+    """Detail records (of one Acct-Session-Id, one status)."""
+    return [r for r in f.radiusd.records()
+            if (sid is None or r.get("Acct-Session-Id") == sid)
+            and (status is None or r.get("Acct-Status-Type") == status)]
+
+
+def test_accounting_start_interim_stop(f):
+    """The MAC-auth session's Start and Interim-Updates (every 2 s, the server's
+    Acct-Interim-Interval) arrive with Class echoed; wicketctl deny sends a Stop with
+    Acct-Terminate-Cause Admin-Reset; Accounting-On came first."""
+    recs = f.radiusd.records()
+    assert recs and recs[0].get("Acct-Status-Type") == "Accounting-On", recs[:1]
+    starts = wait_for(lambda: [r for r in acct(f, status="Start")
+                               if r.get("Calling-Station-Id") == "02-99-00-00-00-0A"], 5, "Start")
+    sid = starts[0]["Acct-Session-Id"]
+    assert starts[0].get("Class") in ("cls-mac", "0x636c732d6d6163"), starts[0]
+    assert starts[0].get("NAS-Identifier") == "gw-a" and starts[0].get("NAS-Port-Type") == \
+        "Wireless-802.11", starts[0]
+    wait_for(lambda: len(acct(f, sid, "Interim-Update")) >= 2, 8, "two Interim-Updates")
+    r = f.ctl("deny", f.client.mac)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stop = wait_for(lambda: acct(f, sid, "Stop"), 5, "Stop")
+    assert len(stop) == 1 and stop[0].get("Acct-Terminate-Cause") == "Admin-Reset", stop
+    assert int(stop[0].get("Acct-Session-Time", "-1")) >= 2, stop
+
+
+def test_disconnect_request_cuts_client(f):
+    """A radclient Disconnect-Request naming client b's Calling-Station-Id is ACKed and
+    the client gets 511 again; one for an unknown MAC gets a NAK with Error-Cause 503;
+    one without Message-Authenticator is dropped (no answer)."""
+    assert get(f.other, "http://%s/r-before-dm" % O4).status == 200, "b not admitted"
+    now = int(time.time())
+    rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-00-0B"\n'
+                          'Event-Timestamp = %d\nMessage-Authenticator = 0x00\n' % now)
+    assert rc == 0 and "Disconnect-ACK" in out, out
+    assert get(f.other, "http://%s/r-after-dm" % O4).status == 511
+    rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-00-EE"\n'
+                          'Event-Timestamp = %d\nMessage-Authenticator = 0x00\n' % now)
+    assert "Disconnect-NAK" in out and ("503" in out or "Session-Context-Not-Found" in out), out
+    rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-00-0A"\n'
+                          'Event-Timestamp = %d\n' % now)
+    assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
+
+
+def test_coa_changes_remaining_time(f):
+    """CoA-Request with Session-Timeout 30 for the MAC-auth client: ACK, and its
+    session now ends about 30 s from now."""
+    mac = f.client.mac
+    r = f.ctl("allow", mac, "3600")
+    assert r.returncode == 0
+    now = int(time.time())
+    rc, out = f.radclient("coa", 'Calling-Station-Id = "02-99-00-00-00-0A"\n'
+                          'Session-Timeout = 30\nEvent-Timestamp = %d\n'
+                          'Message-Authenticator = 0x00\n' % now)
+    assert rc == 0 and "CoA-ACK" in out, out
+    lim = wait_for(lambda: f.events("limits", mac), 3, "limits")[-1]
+    assert abs(lim["expires"] - (now + 30)) <= 2, lim
+
+
+def test_outage_loses_no_record(f):
+    """FreeRADIUS stopped: a session's Stop and Start records queue up; after it comes
+    back every one arrives, in order, once."""
+    mac = f.client.mac
+    f.radiusd.stop()
+    for i in range(3):
+        assert f.ctl("allow", mac, "600").returncode == 0
+        time.sleep(0.3)
+    assert f.ctl("deny", mac).returncode == 0
+    time.sleep(2.5)  # every try of the head record fails meanwhile
+    f.radiusd.start()
+    sids = set()
+
+    def arrived():
+        recs = [r for r in f.radiusd.records() if r.get("Calling-Station-Id") == "02-99-00-00-00-0A"]
+        return recs if sum(1 for r in recs if r.get("Acct-Status-Type") == "Stop") >= 4 else None
+    recs = wait_for(arrived, 15, "the queued records")
+    seen = {}
+    for r in recs:
+        key = (r.get("Acct-Session-Id"), r.get("Acct-Status-Type"))
+        if r.get("Acct-Status-Type") in ("Start", "Stop"):
+            assert key not in seen, "duplicate record %r" % (key,)
+            seen[key] = r
+            sids.add(r.get("Acct-Session-Id"))
+    ts = [int(r.get("Event-Timestamp", "0")) if r.get("Event-Timestamp", "0").isdigit() else 0
+          for r in recs]
+    order = [r.get("Acct-Status-Type") for r in recs if r.get("Acct-Status-Type") in ("Start", "Stop")]
+    assert order[-8:] == ["Start", "Stop"] * 4 or order.count("Stop") >= 4, order
+    del ts
+
+
+TESTS = [
+    test_mac_auth_admits_with_limits,
+    test_unknown_mac_stays_out_and_is_cached,
+    test_pap_login_admits_and_wrong_password_rejected,
+    test_click_through_refused_with_portal_radius,
+    test_accounting_start_interim_stop,
+    test_disconnect_request_cuts_client,
+    test_coa_changes_remaining_time,
+    test_outage_loses_no_record,
+]
+
+
+def after_each(f, test):
+    """The daemon must be alive with a clean sanitizer report after every test."""
+    h.check_daemon(f.gate, test)
+
+
+if __name__ == "__main__":
+    sys.exit(h.run_suite("test_radius", TESTS, lambda: Fixture(), teardown=teardown,
+                         after_each=after_each))
