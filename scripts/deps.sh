@@ -9,7 +9,7 @@ libevent-dev libssl-dev libpcap-dev libcmocka-dev libnftables-dev libmnl-dev
 nftables iptables iproute2 curl ncat python3 procps openssl
 nginx-light haproxy wrk tcpdump valgrind
 libradcli-dev freeradius freeradius-utils dnsmasq libcap-ng-dev libseccomp-dev
-mandoc chromium chromium-driver systemd linux-perf"
+mandoc chromium chromium-driver libnss3-tools systemd linux-perf"
 
 missing=""
 for p in $PKGS; do
