@@ -54,10 +54,7 @@ class Fixture:
                 raise h.SetupError("%s not found (scripts/deps.sh)" % tool)
         self.topo = t = h.Topology().__enter__()
         self.ca = testca.TestCA(os.path.join(t.tmp, "ca"))
-        crt, key = self.ca.issue("gate", HOST)
-        shutil.copyfile(crt, os.path.join(t.tmp, "gate.pem"))
-        shutil.copyfile(key, os.path.join(t.tmp, "gate.key"))
-        os.chmod(os.path.join(t.tmp, "gate.key"), 0o600)
+        self.ca.install(t.tmp, HOST)
         self.origin = t.start_origin()
         self.gate = None
 

@@ -116,10 +116,7 @@ class Fixture:
             raise h.SetupError("openssl not found (scripts/deps.sh)")
         self.topo = t = h.Topology().__enter__()
         ca = testca.TestCA(os.path.join(t.tmp, "ca"))
-        crt, key = ca.issue("gate", HOST)
-        shutil.copyfile(crt, os.path.join(t.tmp, "gate.pem"))
-        shutil.copyfile(key, os.path.join(t.tmp, "gate.key"))
-        os.chmod(os.path.join(t.tmp, "gate.key"), 0o600)
+        ca.install(t.tmp, HOST)
         self.log = os.path.join(t.tmp, "probes.jsonl")
         p = t.origin.popen([h.PY, os.path.join(HERE, "probeorigin.py"), "--addr", O4, "--port", 80,
                             "--log", self.log], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

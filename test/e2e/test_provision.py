@@ -51,10 +51,7 @@ class Fixture:
         self.topo = h.Topology().__enter__()
         t = self.topo
         self.ca = testca.TestCA(os.path.join(t.tmp, "ca"))
-        crt, key = self.ca.issue("gate", HOST)
-        shutil.copyfile(crt, os.path.join(t.tmp, "gate.pem"))
-        shutil.copyfile(key, os.path.join(t.tmp, "gate.key"))
-        os.chmod(os.path.join(t.tmp, "gate.key"), 0o600)
+        self.ca.install(t.tmp, HOST)
         self.gate = t.start_wicketd(CONF.replace("%(dir)s", t.tmp))
         t.router.wait_listening(PORT, proc=self.gate.proc)
         p = subprocess.run([sys.executable, PROVISION, "-f", self.gate.conf_path, "dnsmasq"],

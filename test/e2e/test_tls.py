@@ -454,6 +454,26 @@ def test_framing_errors_and_keepalive(f):
     assert "Connection: close" in res["answers"][0], res
 
 
+def test_signed_grant_over_tls(f):
+    """The grant endpoint over TLS: a signed grant from a login server admits; a tampered one does not."""
+    key = os.path.join(f.topo.tmp, "grant.key")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+        fh.write("0123456789abcdef0123456789abcdef\n")
+    f.reload("grant_key %s\n" % key)
+    p = subprocess.run([sys.executable, os.path.join(h.REPO, "scripts", "wicket-sign"),
+                        "https://%s:%d" % (HOST, PORT), key, f.client.mac, "300"],
+                       capture_output=True, text=True, timeout=10)
+    url = p.stdout.strip().splitlines()[-1]
+    assert url.startswith("https://%s:%d/wicket/grant?" % (HOST, PORT)), url
+    bad = https(f, url[:-1] + ("0" if url[-1] != "0" else "1"))
+    assert bad.status == 403 and api(f)[1]["captive"] is True, bad.raw[:300]
+    ok = https(f, url)
+    assert ok.status == 200 and b"You are connected" in ok.body, ok.raw[:400]
+    _, doc = api(f)
+    assert doc["captive"] is False and 295 <= doc["seconds-remaining"] <= 300, doc
+    assert forwarded(f, "/tls-signed")
+
+
 TESTS = [
     test_api_captive_before_admission,
     test_api_after_admission_counts_down,
@@ -470,6 +490,7 @@ TESTS = [
     test_default_splash_is_phone_ready,
     test_splash_template,
     test_framing_errors_and_keepalive,
+    test_signed_grant_over_tls,  # last: the grant key stays the portal's key
 ]
 
 

@@ -5,6 +5,7 @@
 """Test CA for wicket's TLS end-to-end tests (Python 3 stdlib + openssl)."""
 
 import os
+import shutil
 import subprocess
 
 
@@ -53,6 +54,16 @@ class TestCA:
         args += ["-days", str(days)]
         _openssl(args, self.dir)
         return crt, key
+
+    def install(self, d, host, name="gate"):
+        """Issue a certificate for `host` and put it where a test's wicketd reads it:
+        d/gate.pem and d/gate.key (mode 0600). Returns (cert_path, key_path) in d."""
+        crt, key = self.issue(name, host)
+        dst_crt, dst_key = os.path.join(d, "gate.pem"), os.path.join(d, "gate.key")
+        shutil.copyfile(crt, dst_crt)
+        shutil.copyfile(key, dst_key)
+        os.chmod(dst_key, 0o600)
+        return dst_crt, dst_key
 
     def fingerprint(self, crt):
         """The SHA-256 fingerprint of a certificate, as openssl prints it (hex, no colons)."""
