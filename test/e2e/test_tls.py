@@ -474,6 +474,21 @@ def test_signed_grant_over_tls(f):
     assert forwarded(f, "/tls-signed")
 
 
+def test_firewall_lets_clients_reach_tls(f):
+    """scripts/wicket-firewall -s PORT: a client not admitted reaches the HTTPS portal; without -s the router drops it."""
+    fw = os.path.join(h.REPO, "scripts", "wicket-firewall")
+    try:
+        for args, reachable in ((["-s", str(PORT)], True), ([], False)):
+            f.topo.router.run(["sh", fw, "-i", h.BRIDGE, "-p", "3990", "-t", "wicket_tlsfw"] + args + ["up"])
+            p = f.client.ns.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                 "--cacert", f.ca.pem, "--resolve", "%s:%d:%s" % (HOST, PORT, GATE4), API],
+                                check=False)
+            got = p.stdout.strip() == "200"
+            assert got == reachable, "with %r: curl exit %d, %r" % (args, p.returncode, p.stdout)
+    finally:
+        f.topo.router.run(["sh", fw, "-t", "wicket_tlsfw", "down"], check=False)
+
+
 TESTS = [
     test_api_captive_before_admission,
     test_api_after_admission_counts_down,
@@ -490,6 +505,7 @@ TESTS = [
     test_default_splash_is_phone_ready,
     test_splash_template,
     test_framing_errors_and_keepalive,
+    test_firewall_lets_clients_reach_tls,
     test_signed_grant_over_tls,  # last: the grant key stays the portal's key
 ]
 
