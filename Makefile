@@ -5,7 +5,7 @@
 
 CC       ?= cc
 CLANG    ?= clang
-PKGS     := libevent libevent_openssl openssl libpcap
+PKGS     := libevent libevent_openssl openssl libpcap libcap-ng libseccomp
 NFT_PKG  := $(shell pkg-config --exists libnftables 2>/dev/null && echo libnftables)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(NFT_PKG) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(NFT_PKG) 2>/dev/null)

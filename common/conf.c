@@ -101,6 +101,10 @@ static const struct ckey keys[] = {
 	{ "radius_coa_client", T_CIDR, L(radius_coa_client, n_radius_coa_client), 0, 0, "", LIVE },
 	{ "radius_coa_window", T_SECS, U(radius_coa_window), 1, 86400, "300", LIVE },
 	{ "portal", T_PORTAL, U(portal), 0, 0, "splash", LIVE },
+	{ "user", T_STR, S(user), 0, 0, "", RESTART },
+	{ "group", T_STR, S(group), 0, 0, "", RESTART },
+	{ "run_as_root", T_BOOL, U(run_as_root), 0, 0, "no", RESTART },
+	{ "seccomp", T_BOOL, U(seccomp), 0, 0, "no", RESTART },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS");

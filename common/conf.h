@@ -101,6 +101,11 @@ struct wk_conf {
 	size_t n_radius_coa_client;
 	uint32_t radius_coa_window;   /* Event-Timestamp tolerance, seconds */
 	enum conf_portal portal;      /* splash (click-through) or radius (login) */
+	/* privileges (proxy/privs.c) */
+	char user[64];               /* empty: keep the starting user */
+	char group[64];              /* empty: the user's primary group */
+	bool run_as_root;            /* allow uid 0 after start-up */
+	bool seccomp;                /* system-call allow-list after start-up */
 	/* where each key was last set (0: default), for later checks' messages */
 	unsigned key_line[CONF_MAX_KEYS];
 };

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "privs.h"
 #include "radius.h"
 #include "tls.h"
 #include "version.h"
@@ -104,7 +105,12 @@ main(int argc, char **argv)
 		usage(1);
 	c = gate_conf_load(conf_path, &errs, true);
 	if (check) {
+		char perr[1024];
 		int rc = c == NULL || check_files(c, conf_path) < 0 ? 1 : 0;
+		if (rc == 0 && privs_check(c, perr, sizeof(perr)) < 0) {
+			fprintf(stderr, "%s: %s\n", conf_path, perr);
+			rc = 1;
+		}
 		if (rc == 0)
 			printf("%s: configuration ok\n", conf_path);
 		free(c);
@@ -141,6 +147,9 @@ main(int argc, char **argv)
 		return 1;
 	if (listener_open_all(&gate, conn_accept) < 0 || tls_start(&gate) < 0 ||
 	    control_start(&gate) < 0)
+		return 1;
+	/* Everything that needs root is open: give it up (proxy/privs.c). */
+	if (privs_drop(&gate) < 0)
 		return 1;
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
 	ev_int = evsignal_new(gate.base, SIGINT, on_stop, NULL);

@@ -36,6 +36,9 @@ PY = sys.executable or "python3"
 RAWHTTP = os.path.join(HERE, "rawhttp.py")
 VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# E2E_SECCOMP=1: every daemon the tests start runs with `seccomp yes`, to
+# prove the allow-list over all the suites (docs/security.md)
+SECCOMP = os.environ.get("E2E_SECCOMP", "") not in ("", "0")
 
 # Addresses of the test topology (docs/testing.md has the picture).
 LAN4, LAN6 = "10.99.0.1", "fd99::1"
@@ -480,6 +483,11 @@ class Wicketd:
             if not audits:
                 text += "audit_log %s\n" % default_audit
                 audits = [default_audit]
+            if not conf_values(text, "user") and not conf_values(text, "run_as_root"):
+                # the tests run the daemon as root; it refuses that unless told
+                text += "run_as_root yes\n"
+            if SECCOMP and not conf_values(text, "seccomp"):
+                text += "seccomp yes\n"
             self.audit_path = audits[-1]
             self.conf_path = os.path.join(self.dir, "wicketd.conf")
             with open(self.conf_path, "w") as f:
@@ -875,7 +883,11 @@ def demo(conf_path=None):
             c.ns.name, CLIENT4, c.mac, LAN4, ORIGIN4))
         t.start_origin()
         print("demo: origin server listening on %s:80 and [%s]:80" % (ORIGIN4, ORIGIN6))
-        d = Wicketd(t, None, conf_file=conf_path)
+        # the demo runs wicketd as root, which the file must allow
+        demo_conf = os.path.join(t.tmp, "demo.conf")
+        with open(conf_path) as src, open(demo_conf, "w") as dst:
+            dst.write(src.read() + "\n# the demo runs as root\nrun_as_root yes\n")
+        d = Wicketd(t, None, conf_file=demo_conf)
         try:
             d.start()
         except RuntimeError as e:
