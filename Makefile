@@ -17,7 +17,8 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
             -Wnull-dereference -Wimplicit-fallthrough -Werror
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon -Iproxy $(PKG_CFLAGS) -DSRCDIR=\"$(CURDIR)\"
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon -Iproxy $(PKG_CFLAGS) -DSRCDIR=\"$(CURDIR)\" \
+             -DWICKET_CONF=\"$(WICKET_CONF)\"
 LDLIBS   := $(PKG_LIBS)
 
 # Everything except the two mains goes into the core library.
@@ -30,7 +31,23 @@ B        := build
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all check unit unit-asan fuzz e2e demo clean purity FORCE
+.PHONY: install install-bin install-man install-conf install-systemd install-openwrt uninstall
 all: $(B)/wicketd $(B)/wicketctl
+
+# Installation directories (GNU names). The configuration lives under
+# /etc whatever the prefix, as a router's does; wicketd's default -f is
+# SYSCONFDIR/wicket/wicket.conf, so give make and make install the same
+# SYSCONFDIR. DESTDIR stages the whole tree (packaging, tests).
+PREFIX       ?= /usr/local
+SBINDIR      ?= $(PREFIX)/sbin
+SYSCONFDIR   ?= /etc
+MANDIR       ?= $(PREFIX)/share/man
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+INITDIR      ?= $(SYSCONFDIR)/init.d
+WICKET_CONF  := $(SYSCONFDIR)/wicket/wicket.conf
 
 define flavour
 $(1)/obj/%.o: %.c
@@ -41,6 +58,10 @@ $(1)/srclist: FORCE
 $(1)/libwicket.a: $$(CORE_SRC:%.c=$(1)/obj/%.o) $(1)/srclist
 	@rm -f $$@
 	$$(AR) rcs $$@ $$(filter %.o,$$^)
+# main.o holds the default configuration path: rebuilt when it changes.
+$(1)/conf-path: FORCE
+	@mkdir -p $(1); echo '$$(WICKET_CONF)' | cmp -s - $$@ || echo '$$(WICKET_CONF)' > $$@
+$(1)/obj/proxy/main.o: $(1)/conf-path
 $(1)/wicketd: $(1)/obj/proxy/main.o $(1)/libwicket.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/wicketctl: $(1)/obj/proxy/wicketctl.o $(1)/libwicket.a
@@ -101,6 +122,72 @@ check: all purity unit unit-asan fuzz e2e
 
 demo: $(B)/wicketd $(B)/wicketctl
 	scripts/demo.sh
+
+# Installed files live in the tree: every scripts/wicket-* is a command
+# (another helper needs no edit here), every docs/man page a manual, and
+# the service files in scripts/service/ are filled in with the directories.
+INSTALL_SBIN := $(B)/wicketd $(B)/wicketctl $(sort $(wildcard scripts/wicket-*))
+INSTALL_MAN  := $(sort $(wildcard docs/man/*.[1-8]))
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+install: install-bin install-man install-conf install-systemd
+
+install-bin: all
+	install -d -m 0755 $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)/
+
+install-man:
+	@for m in $(INSTALL_MAN); do s=$${m##*.}; \
+		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -d -m 0755 $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+# The example (every key at its default) becomes the configuration, and
+# the firewall's settings the unit reads, but an existing file is the
+# operator's and is never replaced.
+INSTALL_CONF := proxy.conf.example:$(WICKET_CONF) \
+                scripts/service/wicket-firewall.env:$(SYSCONFDIR)/wicket/firewall.env
+install-conf:
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/wicket
+	@for pair in $(INSTALL_CONF); do src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
+		if [ -e $$dst ]; then echo "keeping the existing $$dst"; \
+		else echo "install -m 0644 $$src $$dst"; install -m 0644 $$src $$dst || exit 1; fi; \
+	done
+
+SYSTEMD_UNITS := wicketd.service wicket-firewall.service
+install-systemd:
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(LOGROTATEDIR)
+	@for u in $(SYSTEMD_UNITS); do $(SUBST) scripts/service/$$u > $(B)/$$u && \
+		echo "install -m 0644 $(B)/$$u $(DESTDIR)$(UNITDIR)/$$u" && \
+		install -m 0644 $(B)/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -m 0644 scripts/service/wicket.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wicket.conf
+	install -m 0644 scripts/service/wicket.sysusers $(DESTDIR)$(SYSUSERSDIR)/wicket.conf
+	$(SUBST) scripts/service/wicket.logrotate > $(B)/wicket.logrotate
+	install -m 0644 $(B)/wicket.logrotate $(DESTDIR)$(LOGROTATEDIR)/wicket
+
+# OpenWrt: the commands, the configuration and the procd init script
+# (build with the SDK's toolchain; PREFIX=/usr there).
+install-openwrt: install-bin install-conf
+	install -d -m 0755 $(DESTDIR)$(INITDIR)
+	$(SUBST) scripts/service/wicket.init > $(B)/wicket.init
+	install -m 0755 $(B)/wicket.init $(DESTDIR)$(INITDIR)/wicket
+
+# Removes what install put there. A configuration file goes only while it
+# is still the unchanged example; directories go only when empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(INSTALL_SBIN)))
+	@for m in $(INSTALL_MAN); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(SYSTEMD_UNITS)) \
+		$(DESTDIR)$(TMPFILESDIR)/wicket.conf $(DESTDIR)$(SYSUSERSDIR)/wicket.conf \
+		$(DESTDIR)$(LOGROTATEDIR)/wicket $(DESTDIR)$(INITDIR)/wicket
+	@for pair in $(INSTALL_CONF); do src=$${pair%%:*}; dst=$(DESTDIR)$${pair#*:}; \
+		[ -e $$dst ] || continue; \
+		if cmp -s $$src $$dst; then rm -f $$dst; \
+		else echo "keeping $$dst (changed by the operator)"; fi; \
+	done
+	-@rmdir $(DESTDIR)$(SYSCONFDIR)/wicket 2>/dev/null || true
 
 clean:
 	rm -rf $(B)

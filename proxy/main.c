@@ -24,7 +24,7 @@
 #include "version.h"
 
 static struct gate gate;
-static const char *conf_path = "/etc/wicket/proxy.conf";
+static const char *conf_path = WICKET_CONF;
 
 /* Print usage and exit with the given code. */
 static void
