@@ -1,15 +1,37 @@
 #!/bin/sh
-# Installs every Debian package that wicket's build, tests, fuzzing, demo and
-# benchmark need. Idempotent: it is the only place packages come from, and
-# .ci/run calls it on a fresh machine.
+# Installs the Debian packages wicket needs. Idempotent: it is the only place
+# packages come from, and .ci/run calls it (with no argument) on a fresh
+# machine.
+#   deps.sh            everything: build, tests, fuzzing, demo, benchmark
+#   deps.sh --build    what building and running it needs (a router built from source)
+#   deps.sh --runtime  only what running it needs (the binaries built elsewhere)
 set -eu
 
-PKGS="build-essential pkg-config clang llvm libclang-rt-dev
-libevent-dev libssl-dev libpcap-dev libcmocka-dev libnftables-dev libmnl-dev
-nftables iptables iproute2 curl ncat python3 procps openssl
+# What wicketd, wicketctl and the scripts use at run time: the shared
+# libraries, nft for wicket-firewall, ip, and logrotate for the snippet.
+RUNTIME="libevent-2.1-7 libevent-openssl-2.1-7 libssl3 libpcap0.8 libnftables1
+libcap-ng0 libseccomp2 nftables iproute2 logrotate"
+# The compiler and headers `make` needs.
+BUILD="build-essential pkg-config libevent-dev libssl-dev libpcap-dev
+libnftables-dev libmnl-dev libcap-ng-dev libseccomp-dev"
+# The tests, fuzzing, demo and benchmark on top.
+DEV="clang llvm libclang-rt-dev libcmocka-dev
+iptables curl ncat python3 procps openssl
 nginx-light haproxy wrk tcpdump valgrind
-libradcli-dev freeradius freeradius-utils dnsmasq libcap-ng-dev libseccomp-dev
+libradcli-dev freeradius freeradius-utils dnsmasq
 mandoc chromium chromium-driver libnss3-tools systemd linux-perf"
+
+case "${1:-}" in
+"") PKGS="$RUNTIME $BUILD $DEV" ;;
+--build) PKGS="$RUNTIME $BUILD" ;;
+--runtime) PKGS=$RUNTIME ;;
+-h|--help)
+	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0 ;;
+*)
+	echo "deps: unknown option '$1' (expected --build, --runtime or none)" >&2
+	exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
