@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import test_mirror as tm  # noqa: E402  (the echo service and the TCP probe)
 import test_portal as tp  # noqa: E402  (splash helpers)
+import test_unprivileged as tu  # noqa: E402  (/proc status, the sniffer check)
 
 NOBODY = 65534
 CAPS = (1 << 12) | (1 << 13)  # CAP_NET_ADMIN, CAP_NET_RAW
@@ -68,16 +69,6 @@ class Fixture:
         return self.topo.client
 
 
-def status(pid):
-    """Fields of /proc/PID/status."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
 def ctl(f, *args):
     """wicketctl against the daemon (as root); (exit status, output)."""
     p = subprocess.run([os.path.join(h.REPO, "build", "wicketctl"), "-s", f.sock] + list(args),
@@ -103,7 +94,7 @@ def ctl_raw(path, line):
 
 def test_proc_shows_nobody_two_caps_no_new_privs(f):
     """Uid/Gid nobody, no groups, CapEff=CapPrm=CapBnd=NET_ADMIN+NET_RAW, CapAmb=CapInh=0, NoNewPrivs 1."""
-    st = status(f.gate.proc.pid)
+    st = tu.status(f.gate.proc.pid)
     assert st["Uid"].split() == [str(NOBODY)] * 4, "Uid %s" % st["Uid"]
     assert st["Gid"].split() == [str(NOBODY)] * 4, "Gid %s" % st["Gid"]
     assert st["Groups"] == "", "Groups %r" % st["Groups"]
@@ -120,16 +111,6 @@ def test_files_handed_to_the_user(f):
     for p in ("log/audit.jsonl", "lib/state", "lib/state.lock", "run/control.sock"):
         st = os.lstat(os.path.join(f.dir, p))
         assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY), "%s owned by %d:%d" % (p, st.st_uid, st.st_gid)
-
-
-def test_sniffer_learns_after_the_drop(f):
-    """The pcap sniffer works after the drop: a request carries the client's MAC."""
-    h.curl(f.client, ["http://%s/p-warm" % h.ORIGIN4])
-    time.sleep(0.2)
-    r = h.curl(f.client, ["http://%s/p-mac" % h.ORIGIN4])
-    assert r.status == 511
-    e = f.gate.audit_wait(lambda e: e.get("path") == "/p-mac")
-    assert e and e[-1]["mac"] == f.client.mac, "audit %r" % (e[-1] if e else None)
 
 
 def test_splash_opens_and_deny_closes_nft(f):
@@ -251,7 +232,7 @@ def test_seccomp_filter_serves(f):
             "audit_log %s/audit.jsonl\nuser nobody\nseccomp yes\n" % (d, d, d))
     g = f.topo.start_wicketd(conf)
     try:
-        st = status(g.proc.pid)
+        st = tu.status(g.proc.pid)
         assert st["Seccomp"] == "2" and int(st.get("Seccomp_filters", "1")) >= 1, (st["Seccomp"], st.get("Seccomp_filters"))
         p = f.topo.router.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                "http://127.0.0.1:3991/wicket/"], check=False)
@@ -276,7 +257,7 @@ def test_control_socket_removed_at_exit(f):
 TESTS = [
     test_proc_shows_nobody_two_caps_no_new_privs,
     test_files_handed_to_the_user,
-    test_sniffer_learns_after_the_drop,
+    tu.test_sniffer_learns_without_root,  # the same check, after our own drop
     test_splash_opens_and_deny_closes_nft,
     test_state_file_compacts_by_rename,
     test_reload_and_audit_reopen_after_rotation,
