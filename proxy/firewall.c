@@ -4,6 +4,7 @@
 #include "firewall.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -359,6 +360,95 @@ firewall_format_probe(char *buf, size_t size, const char *table)
 	ips[0].family = AF_INET;
 	ips[1].family = AF_INET6;
 	return firewall_format_admit(buf, size, table, &zero_mac, ips, 2, true);
+}
+
+/* Parse one element of a set listing ("MAC . ADDR counter packets N bytes
+ * M" or "ADDR counter ..."); the words are NUL-terminated. */
+static int
+fw_parse_elem(char **w, int n, struct firewall_count *c)
+{
+	int i = 0;
+	uint64_t v;
+	char *end;
+
+	memset(c, 0, sizeof(*c));
+	if (n >= 3 && strcmp(w[1], ".") == 0) {
+		if (addr_mac_parse(w[0], &c->mac) < 0 || addr_ip_parse(w[2], &c->ip) < 0)
+			return -1;
+		c->pair = true;
+		i = 3;
+	} else if (n >= 1) {
+		if (addr_ip_parse(w[0], &c->ip) < 0)
+			return -1;
+		i = 1;
+	} else {
+		return -1;
+	}
+	for (; i + 1 < n; i++) {
+		if (strcmp(w[i], "packets") != 0 && strcmp(w[i], "bytes") != 0)
+			continue;
+		errno = 0;
+		v = strtoull(w[i + 1], &end, 10);
+		if (errno != 0 || *end != '\0')
+			return -1;
+		if (w[i][0] == 'p')
+			c->packets = v;
+		else
+			c->bytes = v;
+		c->counted = true;
+	}
+	return 0;
+}
+
+/* Parse `nft list set` output: the words between "elements = {" and "}",
+ * elements separated by commas. */
+int
+firewall_parse_counters(const char *text, size_t len, firewall_count_cb cb,
+    void *arg)
+{
+	const char *p = text, *e = text + len, *start;
+	char *w[16], buf[16][64];
+	int nw = 0, count = 0;
+
+	start = NULL;
+	for (const char *q = text; q + 10 <= e; q++)
+		if (memcmp(q, "elements =", 10) == 0) {
+			start = q + 10;
+			break;
+		}
+	if (start == NULL) /* an empty set lists no elements line */
+		return memmem(text, len, "set ", 4) != NULL ? 0 : -1;
+	p = memchr(start, '{', (size_t)(e - start));
+	if (p == NULL)
+		return -1;
+	for (p++; p < e; p++) {
+		char ch = *p;
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == ',' || ch == '}') {
+			if (ch == ',' || ch == '}') {
+				struct firewall_count c;
+				if (nw > 0 && fw_parse_elem(w, nw, &c) == 0) {
+					cb(&c, arg);
+					count++;
+				}
+				nw = 0;
+				if (ch == '}')
+					return count;
+			}
+			continue;
+		}
+		/* One word: up to the next separator. */
+		size_t l = 0;
+		while (p + l < e && !strchr(" \t\n,}", p[l]))
+			l++;
+		if (nw < 16 && l < sizeof(buf[0])) {
+			memcpy(buf[nw], p, l);
+			buf[nw][l] = '\0';
+			w[nw] = buf[nw];
+			nw++;
+		}
+		p += l - 1;
+	}
+	return -1;
 }
 
 /*
@@ -750,6 +840,34 @@ firewall_close(struct firewall *fw)
 	free(fw);
 }
 
+/* Read the four address sets' per-element counters. */
+int
+firewall_counters(struct firewall *fw, firewall_count_cb cb, void *arg)
+{
+	static const char *const sets[] = { FIREWALL_SET_4, FIREWALL_SET_6,
+		FIREWALL_SET_DST4, FIREWALL_SET_DST6 };
+	char cmd[128];
+	int total = 0;
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		const char *out;
+		int n;
+		snprintf(cmd, sizeof(cmd), "list set inet %s %s", fw->table, sets[i]);
+		if (nft_run_cmd_from_buffer(fw->nft, cmd) != 0) {
+			fw_log_error(fw, "reading counters");
+			return -1;
+		}
+		out = nft_ctx_get_output_buffer(fw->nft);
+		n = out ? firewall_parse_counters(out, strlen(out), cb, arg) : -1;
+		if (n < 0) {
+			log_warn("firewall: cannot parse the listing of set %s", sets[i]);
+			return -1;
+		}
+		total += n;
+	}
+	return total;
+}
+
 #else /* !HAVE_NFTABLES */
 
 /* Built without libnftables: the mirror cannot be opened. */
@@ -785,6 +903,14 @@ int
 firewall_sync(struct firewall *fw, const struct firewall_entry *e, size_t n)
 {
 	(void)fw, (void)e, (void)n;
+	return -1;
+}
+
+/* Unreachable without a handle. */
+int
+firewall_counters(struct firewall *fw, firewall_count_cb cb, void *arg)
+{
+	(void)fw, (void)cb, (void)arg;
 	return -1;
 }
 

@@ -49,6 +49,26 @@ int firewall_sync(struct firewall *fw, const struct firewall_entry *e,
 /* Free the handle; the kernel's sets are left as they are. */
 void firewall_close(struct firewall *fw);
 
+/* One element's per-element counter (sets declared with `counter` by
+ * scripts/wicket-firewall): a (MAC . address) pair of allowed4/allowed6
+ * counts what the client sent, an address of allowed4_dst/allowed6_dst
+ * what it received. */
+struct firewall_count {
+	bool pair;            /* true: mac and ip; false: ip only (a _dst set) */
+	bool counted;         /* the element had a counter */
+	struct wk_mac mac;
+	struct wk_ip ip;
+	uint64_t packets, bytes;
+};
+typedef void (*firewall_count_cb)(const struct firewall_count *c, void *arg);
+/* Read the counters of the four address sets (one netlink dump each, no
+ * change). The number of elements reported, or -1 (logged). */
+int firewall_counters(struct firewall *fw, firewall_count_cb cb, void *arg);
+/* Pure: parse `nft list set` text, calling cb for each element. The
+ * number of elements, or -1 when the text is not a set listing. */
+int firewall_parse_counters(const char *text, size_t len, firewall_count_cb cb,
+    void *arg);
+
 /*
  * Pure builders. Each writes NUL-terminated nft command text into buf and
  * returns its length like snprintf (a result >= size means truncated; call

@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "counters.h"
 #include "firewall.h"
 #include "gate.h"
 #include "log.h"
@@ -40,6 +41,8 @@ struct grants {
 	struct event *tick;
 	int lock_fd;   /* flock on STATE.lock: one daemon per state file */
 	bool fw_dirty; /* a revocation needs a full firewall reconcile */
+	struct counters *ctr; /* nftables per-element counters (all traffic) */
+	bool fw_counted;      /* the sets count: relayed bytes are not added again */
 };
 
 /* Seconds since the epoch: sessions outlive restarts, so wall time. */
@@ -139,6 +142,8 @@ grant_collect_cb(const struct session *s, void *arg)
 		grant_collect_one(fc, &s->mac);
 }
 
+static void grant_counters(struct gate *g);
+
 /* Make the nftables sets hold exactly the admitted clients, in one
  * transaction (at start, on reload, after revocations). */
 static int
@@ -149,6 +154,7 @@ grant_firewall_sync(struct gate *g)
 
 	if (g->fw == NULL)
 		return 0;
+	grant_counters(g); /* the flush below zeroes the counters */
 	fc.max = session_count(g->grants->tab) + g->conf->n_allow_mac;
 	fc.e = calloc(fc.max ? fc.max : 1, sizeof(*fc.e));
 	if (fc.e == NULL)
@@ -162,6 +168,17 @@ grant_firewall_sync(struct gate *g)
 		log_warn("firewall: reconcile failed; will retry");
 	g->grants->fw_dirty = rc < 0;
 	return rc;
+}
+
+/* Account what the nftables counters saw since the last read (all of
+ * each admitted client's traffic through the router). */
+static void
+grant_counters(struct gate *g)
+{
+	struct grants *gr = g->grants;
+
+	if (gr != NULL && gr->ctr != NULL && counters_poll(g, gr->ctr))
+		gr->fw_counted = true;
 }
 
 /* A session ended on the timer: record it, audit it, close the firewall. */
@@ -188,6 +205,7 @@ grant_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	grant_counters(g); /* before expiry: quotas and the Stop's octets */
 	if (session_expire(gr->tab, now, grant_on_session_event, g) > 0 &&
 	    store_sync(gr->st) < 0)
 		log_warn("state file: sync failed");
@@ -290,7 +308,8 @@ grant_start(struct gate *g)
 			log_err("firewall nft: %s", err);
 			return -1;
 		}
-		if (grant_firewall_sync(g) < 0)
+		gr->ctr = counters_new();
+		if (gr->ctr == NULL || grant_firewall_sync(g) < 0)
 			return -1;
 	}
 	gr->tick = event_new(g->base, -1, EV_PERSIST, grant_on_tick, g);
@@ -330,6 +349,8 @@ grant_stop(struct gate *g)
 		nonce_cache_free(gr->nc);
 	if (gr->tab)
 		session_table_free(gr->tab);
+	if (gr->ctr)
+		counters_free(gr->ctr);
 	if (g->fw)
 		firewall_close(g->fw);
 	if (gr->lock_fd >= 0)
@@ -397,6 +418,7 @@ grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
 	struct grants *gr = g->grants;
 	const struct session *s;
 
+	grant_counters(g); /* the last octets, for the Stop record */
 	if (session_revoke(gr->tab, mac, grant_now()) < 0 ||
 	    (s = session_find(gr->tab, mac)) == NULL) {
 		snprintf(err, errlen, "no session for this MAC");
@@ -426,6 +448,17 @@ grant_check(struct gate *g, const struct wk_mac *mac)
 /* Count relayed bytes against the session (idle timer and quota). */
 void
 grant_account(struct gate *g, const struct wk_mac *mac, uint64_t bytes)
+{
+	/* With counting sets the bytes come from the firewall (all traffic);
+	 * relayed traffic still shows the client is not idle. */
+	if (g->grants != NULL)
+		session_account(g->grants->tab, mac, g->grants->fw_counted ? 0 : bytes,
+		    grant_now());
+}
+
+/* Bytes the firewall counted for mac's session (counters.c). */
+void
+grant_account_counted(struct gate *g, const struct wk_mac *mac, uint64_t bytes)
 {
 	if (g->grants != NULL)
 		session_account(g->grants->tab, mac, bytes, grant_now());

@@ -36,6 +36,9 @@ struct store *grant_store(struct gate *g);
 bool grant_check(struct gate *g, const struct wk_mac *mac);
 /* Count bytes relayed for mac's session (quota, idle). */
 void grant_account(struct gate *g, const struct wk_mac *mac, uint64_t bytes);
+/* Count bytes the nftables counters saw for mac's session. */
+void grant_account_counted(struct gate *g, const struct wk_mac *mac,
+    uint64_t bytes);
 /* A client's addresses changed (ident): refresh its firewall entries. */
 void grant_addresses_changed(struct gate *g, const struct wk_mac *mac);
 

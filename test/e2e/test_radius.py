@@ -23,7 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
 
+FW = os.path.join(h.REPO, "scripts", "wicket-firewall")
 O4 = h.ORIGIN4
+BIG4 = O4  # the origin: big and slow answers on port 80, a data port 9000
 GATE = "10.99.0.1"
 WAN = "10.98.0.1"
 SECRET = "wicket-test-secret-0123456789"
@@ -47,6 +49,8 @@ radius_interim 300
 radius_coa %(wan)s:3799
 radius_coa_client %(o4)s
 portal radius
+firewall nft
+nft_table wicket
 """
 
 # The users file: the default client by MAC (with limits), alice by password.
@@ -225,7 +229,9 @@ class Fixture:
         secret = os.path.join(self.topo.tmp, "radius.secret")
         with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(SECRET + "\n")
-        self.origin = self.topo.start_origin()
+        self.topo.router.run(["sh", FW, "-i", "br-lan", "-p", "3990", "-t", "wicket", "up"])
+        self.topo.origin.popen([sys.executable, "-c", BIG, "0.0.0.0"])
+        self.topo.origin.wait_listening(9000, timeout=5)
         self.radiusd = Radiusd(self.topo)
         self.radiusd.start()
         self.conf = CONF % {"o4": O4, "wan": WAN, "secret": secret, "tmp": self.topo.tmp}
@@ -538,6 +544,174 @@ def test_loop_never_blocks_on_radius(f):
     assert down[2] < 0.5, "a 511 took %.0f ms while RADIUS was unreachable" % (down[2] * 1e3)
 
 
+BIG = r"""
+import socket, sys, threading, time
+host = sys.argv[1]
+def listen(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(16)
+    return s
+def http_one(c):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            return
+        buf += d
+    if buf.startswith(b"GET /slow"):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+        try:
+            for i in range(200):
+                c.sendall(b"s" * 10000)
+                time.sleep(0.05)
+        except OSError:
+            pass
+    elif buf.startswith(b"GET /big"):
+        body = b"y" * 2000000
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                  % len(body) + body)
+    else:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    c.close()
+def http():
+    s = listen(80)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=http_one, args=(c,), daemon=True).start()
+def data_one(c):
+    got = 0
+    while got < 500000:
+        d = c.recv(65536)
+        if not d:
+            break
+        got += len(d)
+    c.sendall(b"z" * 1000000)
+    c.close()
+threading.Thread(target=http, daemon=True).start()
+s = listen(9000)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=data_one, args=(c,), daemon=True).start()
+"""
+
+DATA = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], 9000), timeout=10)
+s.sendall(b"u" * 500000)
+got = 0
+while got < 1000000:
+    d = s.recv(65536)
+    if not d:
+        break
+    got += len(d)
+print(got)
+"""
+
+SLOW = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=2)
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: big\r\n\r\n")
+s.settimeout(0.2)
+out = open(sys.argv[2], "w", buffering=1)
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+        if not d:
+            out.write("eof %f\n" % time.time())
+            break
+        out.write("%f %d\n" % (time.time(), len(d)))
+    except socket.timeout:
+        pass
+    except OSError:
+        out.write("err %f\n" % time.time())
+        break
+"""
+
+GT = """table inet truth {
+	chain cout {
+		type filter hook output priority 0;
+		oifname "eth0" meta nfproto { ipv4, ipv6 } counter
+	}
+	chain cin {
+		type filter hook input priority 0;
+		iifname "eth0" meta nfproto { ipv4, ipv6 } counter
+	}
+}
+"""
+
+
+def gt_bytes(c):
+    """(sent, received) IP bytes counted in the client's own namespace."""
+    out = c.ns.run(["nft", "list", "table", "inet", "truth"]).stdout
+    nums = [int(x) for x in re.findall(r"bytes (\d+)", out)]
+    return nums[0], nums[1]
+
+
+def octets(rec, kind):
+    """Acct-KIND-Octets plus 2^32 x Acct-KIND-Gigawords of a detail record."""
+    return int(rec.get("Acct-%s-Octets" % kind, "0")) + \
+        (int(rec.get("Acct-%s-Gigawords" % kind, "0")) << 32)
+
+
+def test_octets_cover_all_traffic(f):
+    """A fresh client moves 2 MB down on port 80 (through wicketd) and 0.5 MB up and
+    1 MB down on port 9000 (forwarded): the Stop record's Acct-Input-Octets and
+    Acct-Output-Octets match the IP bytes the client's own namespace counted, within 1%.
+    This is the nftables per-element counters, not wicketd's relay count."""
+    c = f.topo.add_client("oct", mac="02:99:00:00:03:01", ip4="10.99.0.131", ip6="fd99::131")
+    c.ns.run(["nft", "-f", "-"], input=GT)
+    assert get(c, "http://%s/o-first" % BIG4).status == 511
+    assert f.ctl("allow", c.mac, "600").returncode == 0
+    time.sleep(1.2)  # the tick reconciles the firewall with the client's addresses
+    base_sent, base_recv = gt_bytes(c)
+    start = wait_for(lambda: [r for r in acct(f, status="Start")
+                              if r.get("Calling-Station-Id") == "02-99-00-00-03-01"], 5, "Start")
+    sid = start[-1]["Acct-Session-Id"]
+    r = c.ns.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                  "http://%s/big" % BIG4], timeout=30)
+    assert r.stdout.strip() == "200 2000000", "port 80 download: %r" % r.stdout
+    r = c.ns.run([sys.executable, "-c", DATA, BIG4], timeout=30)
+    assert r.stdout.strip() == "1000000", "port 9000 exchange: %r" % r.stdout
+    time.sleep(0.5)
+    sent, recv = gt_bytes(c)
+    assert f.ctl("deny", c.mac).returncode == 0
+    stop = wait_for(lambda: acct(f, sid, "Stop"), 5, "Stop")[0]
+    gin, gout = octets(stop, "Input"), octets(stop, "Output")
+    print("    client sent %d / received %d IP bytes; Stop says input %d / output %d" %
+          (sent, recv, gin, gout))
+    assert recv - base_recv > 3000000 and sent - base_sent > 500000, (sent, recv)
+    assert abs(gin - sent) <= 0.01 * sent, "Acct-Input-Octets %d vs %d sent" % (gin, sent)
+    assert abs(gout - recv) <= 0.01 * recv, "Acct-Output-Octets %d vs %d received" % (gout, recv)
+
+
+def test_disconnect_cuts_open_download(f):
+    """A Disconnect-Request for a client in the middle of a slow port-80 download: the
+    download stops within 1 s (the connection is closed, not left to trickle), and the
+    client's forwarded traffic (port 9000) is cut by the firewall."""
+    c = f.topo.add_client("dm", mac="02:99:00:00:03:02", ip4="10.99.0.132", ip6="fd99::132")
+    assert get(c, "http://%s/d-first" % BIG4).status == 511
+    assert f.ctl("allow", c.mac, "600").returncode == 0
+    time.sleep(1.2)
+    log = os.path.join(f.topo.tmp, "slow.log")
+    p = c.ns.popen([sys.executable, "-c", SLOW, BIG4, log, "6"])
+    time.sleep(1.5)
+    assert len(open(log).read().split("\n")) > 5, "download not flowing"
+    now = int(time.time())
+    rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-03-02"\n'
+                          'Event-Timestamp = %d\nMessage-Authenticator = 0x00\n' % now)
+    t_dm = time.time()
+    assert "Disconnect-ACK" in out, out
+    p.wait(timeout=15)
+    lines = [ln.split() for ln in open(log).read().splitlines() if ln]
+    late = [float(ln[0]) for ln in lines if ln[0] not in ("eof", "err") and float(ln[0]) > t_dm + 1.0]
+    assert not late, "download still received data %.2f s after the Disconnect" % (late[-1] - t_dm)
+    r = c.ns.run([sys.executable, "-c", DATA, BIG4], timeout=30, check=False)
+    assert r.returncode != 0 or r.stdout.strip() != "1000000", "port 9000 still open"
+
+
 TESTS = [
     test_mac_auth_admits_with_limits,
     test_unknown_mac_stays_out_and_is_cached,
@@ -548,6 +722,8 @@ TESTS = [
     test_coa_changes_remaining_time,
     test_outage_loses_no_record,
     test_kill9_with_records_queued,
+    test_octets_cover_all_traffic,
+    test_disconnect_cuts_open_download,
     test_loop_never_blocks_on_radius,
 ]
 

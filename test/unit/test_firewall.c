@@ -736,10 +736,65 @@ test_errors_kernel(void **state)
 
 #endif /* HAVE_NFTABLES */
 
+/* Collects parsed counter elements. */
+struct ctr_seen {
+	int n;
+	struct firewall_count c[8];
+};
+
+/* firewall_parse_counters callback. */
+static void
+ctr_cb(const struct firewall_count *c, void *arg)
+{
+	struct ctr_seen *s = arg;
+
+	if (s->n < 8)
+		s->c[s->n++] = *c;
+}
+
+/* `nft list set` text as nft 1.0.6 prints it: pairs, bare addresses,
+ * wrapped lines, an empty set, a set without counters, garbage. */
+static void
+test_parse_counters(void **state)
+{
+	static const char pairs[] =
+	    "table inet wicket {\n\tset allowed4 {\n\t\ttype ether_addr . ipv4_addr\n"
+	    "\t\tcounter\n\t\telements = { 02:99:00:00:00:0a . 10.99.0.10 counter packets 12 bytes 3456,\n"
+	    "\t\t\t     02:99:00:00:00:0b . 10.99.0.11 counter packets 0 bytes 0 }\n\t}\n}\n";
+	static const char dst6[] =
+	    "table inet wicket {\n\tset allowed6_dst {\n\t\ttype ipv6_addr\n\t\tcounter\n"
+	    "\t\telements = { fd99::10 counter packets 7 bytes 9000000000 }\n\t}\n}\n";
+	static const char empty[] =
+	    "table inet wicket {\n\tset allowed4_dst {\n\t\ttype ipv4_addr\n\t\tcounter\n\t}\n}\n";
+	static const char nocounter[] =
+	    "table inet wicket {\n\tset allowed4_dst {\n\t\ttype ipv4_addr\n"
+	    "\t\telements = { 10.99.0.10 }\n\t}\n}\n";
+	struct ctr_seen s = { 0 };
+
+	(void)state;
+	assert_int_equal(firewall_parse_counters(pairs, strlen(pairs), ctr_cb, &s), 2);
+	assert_true(s.c[0].pair && s.c[0].counted);
+	assert_int_equal(s.c[0].mac.b[5], 0x0a);
+	assert_int_equal(s.c[0].ip.family, AF_INET);
+	assert_true(s.c[0].packets == 12 && s.c[0].bytes == 3456);
+	assert_true(s.c[1].counted && s.c[1].bytes == 0);
+	s.n = 0;
+	assert_int_equal(firewall_parse_counters(dst6, strlen(dst6), ctr_cb, &s), 1);
+	assert_true(!s.c[0].pair && s.c[0].ip.family == AF_INET6);
+	assert_true(s.c[0].bytes == 9000000000ULL);
+	s.n = 0;
+	assert_int_equal(firewall_parse_counters(empty, strlen(empty), ctr_cb, &s), 0);
+	assert_int_equal(firewall_parse_counters(nocounter, strlen(nocounter), ctr_cb, &s), 1);
+	assert_false(s.c[0].counted);
+	assert_int_equal(firewall_parse_counters("garbage", 7, ctr_cb, &s), -1);
+	assert_int_equal(firewall_parse_counters("elements = { 1.2.3.4", 20, ctr_cb, &s), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_counters),
 		cmocka_unit_test(test_admit_text),
 		cmocka_unit_test(test_revoke_text),
 		cmocka_unit_test(test_admit_mac_only),
