@@ -119,6 +119,18 @@ modules {
 	}
 	pap {
 	}
+	# Roaming: a PAP login is remembered by Calling-Station-Id, and a
+	# later MAC-auth request for that device (from any gateway) accepted
+	# with what the login was given (docs/deployment.md).
+	cache roam {
+		driver = "rlm_cache_rbtree"
+		key = "%%{Calling-Station-Id}"
+		ttl = 3600
+		update {
+			&reply:Session-Timeout := &reply:Session-Timeout
+			&reply:Class := &reply:Class
+		}
+	}
 	detail {
 		filename = %(d)s/acct/detail
 		escape_filenames = no
@@ -140,6 +152,17 @@ server default {
 	authorize {
 		files
 		pap
+		if (&User-Name == &Calling-Station-Id) {
+			update control {
+				&Cache-Read-Only := yes
+			}
+			roam
+			if (ok) {
+				update control {
+					&Auth-Type := Accept
+				}
+			}
+		}
 	}
 	authenticate {
 		Auth-Type PAP {
@@ -152,6 +175,9 @@ server default {
 		detail
 	}
 	post-auth {
+		if (&User-Name != &Calling-Station-Id) {
+			roam
+		}
 	}
 }
 """
@@ -712,6 +738,52 @@ def test_disconnect_cuts_open_download(f):
     assert r.returncode != 0 or r.stdout.strip() != "1000000", "port 9000 still open"
 
 
+CONF_B = """\
+listen 0.0.0.0:3991
+gateway_id gw-b
+audit_log {audit}
+interface br-lan
+control_socket %(tmp)s/control-b.sock
+state_file %(tmp)s/state-b
+radius_auth %(o4)s
+radius_acct %(o4)s
+radius_secret_file %(secret)s
+radius_timeout 1
+radius_retries 1
+radius_mac_auth on
+portal radius
+"""
+
+
+def test_two_gateways_one_freeradius(f):
+    """Gateway A's login admits a new device (bob's phone signs in as alice); gateway B
+    (a second wicketd, NAS-Identifier gw-b, same FreeRADIUS) has never seen it: on its
+    first request B asks by MAC, and FreeRADIUS, which remembered the login, accepts:
+    the device is admitted at B without signing in again, for the time the login gave."""
+    c = f.topo.add_client("roam", mac="02:99:00:00:04:01", ip4="10.99.0.141", ip6="fd99::141")
+    ok = login(f, c, "alice", "wonderland")
+    assert ok.status == 303, "login at A: %d" % ok.status
+    secret = os.path.join(f.topo.tmp, "radius.secret")
+    b = f.topo.start_wicketd(CONF_B % {"o4": O4, "secret": secret, "tmp": f.topo.tmp})
+    try:
+        # The device talks to gateway B (its own port here: both gates share the
+        # router namespace of this topology).
+        r = h.curl(c, ["http://%s:3991/wicket/" % GATE])
+        assert r.status == 200, "B's page: %d" % r.status
+        grants = wait_for(lambda: [e for e in b.audit() if e.get("event") == "grant"
+                                   and e.get("mac") == c.mac], 5, "MAC-auth grant at B")
+        assert grants[0]["source"] == "radius", grants[0]
+        assert abs(grants[0]["expires"] - (time.time() + 900)) < 20, grants[0]
+        log = f.radiusd.log()
+        assert 'NAS-Identifier = "gw-b"' in log and 'User-Name = "02-99-00-00-04-01"' in log
+        starts = wait_for(lambda: [r for r in acct(f, status="Start")
+                                   if r.get("Calling-Station-Id") == "02-99-00-00-04-01"
+                                   and r.get("NAS-Identifier") == "gw-b"], 5, "B's Start")
+        assert starts[0].get("Class") in ("cls-alice", "0x636c732d616c696365"), starts[0]
+    finally:
+        b.stop()
+
+
 TESTS = [
     test_mac_auth_admits_with_limits,
     test_unknown_mac_stays_out_and_is_cached,
@@ -724,6 +796,7 @@ TESTS = [
     test_kill9_with_records_queued,
     test_octets_cover_all_traffic,
     test_disconnect_cuts_open_download,
+    test_two_gateways_one_freeradius,
     test_loop_never_blocks_on_radius,
 ]
 
