@@ -295,22 +295,36 @@ radius_u64(const char *s, uint64_t *out)
 	return token_u64_parse(s, out);
 }
 
+/* The identifying fields of a record or session in state-file form. */
+struct radius_ids {
+	char m[13], ip[WK_IP_STRLEN], user[2 * RADPKT_STR_MAX + 2];
+	char cls[2 * RADPKT_STR_MAX + 2];
+};
+
+/* Fill the state-file form of MAC, address, User-Name and Class. */
+static void
+radius_ids_format(struct radius_ids *d, const struct wk_mac *mac,
+    const struct wk_ip *ip, const char *user, const uint8_t *cls, size_t clen)
+{
+	radius_hex(mac->b, 6, d->m);
+	strcpy(d->ip, "-");
+	if (ip->family != 0)
+		addr_ip_format(ip, d->ip);
+	radius_hex((const uint8_t *)user, strlen(user), d->user);
+	radius_hex(cls, clen, d->cls);
+}
+
 /* Encode an accounting record as a state-file payload. */
 static int
 radius_acct_encode(const struct acct *a, char *out, size_t size)
 {
-	char m[13], ip[WK_IP_STRLEN] = "-", user[2 * RADPKT_STR_MAX + 2];
-	char cls[2 * RADPKT_STR_MAX + 2];
+	struct radius_ids d;
 	int n;
 
-	radius_hex(a->mac.b, 6, m);
-	if (a->ip.family != 0)
-		addr_ip_format(&a->ip, ip);
-	radius_hex((const uint8_t *)a->user, strlen(a->user), user);
-	radius_hex(a->class_, a->class_len, cls);
+	radius_ids_format(&d, &a->mac, &a->ip, a->user, a->class_, a->class_len);
 	n = snprintf(out, size, "Q,%llu,%u,%s,%s,%s,%s,%s,%d,%llu,%llu,%llu,%llu,%llu,%u,%llu",
-	    (unsigned long long)a->seq, a->status, m, ip, a->sid[0] ? a->sid : "-",
-	    user, cls, a->radius ? 1 : 0, (unsigned long long)a->in_octets,
+	    (unsigned long long)a->seq, a->status, d.m, d.ip, a->sid[0] ? a->sid : "-",
+	    d.user, d.cls, a->radius ? 1 : 0, (unsigned long long)a->in_octets,
 	    (unsigned long long)a->out_octets, (unsigned long long)a->in_pkts,
 	    (unsigned long long)a->out_pkts, (unsigned long long)a->session_time,
 	    a->cause, (unsigned long long)a->event_ts);
@@ -365,21 +379,16 @@ radius_acct_decode(char **f, int n, struct acct *a)
 static int
 radius_sess_encode(const struct rsess *s, char *out, size_t size)
 {
-	char m[13], ip[WK_IP_STRLEN] = "-", user[2 * RADPKT_STR_MAX + 2];
-	char cls[2 * RADPKT_STR_MAX + 2];
+	struct radius_ids d;
 	int n;
 
-	radius_hex(s->mac.b, 6, m);
-	if (s->ip.family != 0)
-		addr_ip_format(&s->ip, ip);
-	radius_hex((const uint8_t *)s->user, strlen(s->user), user);
-	radius_hex(s->class_, s->class_len, cls);
+	radius_ids_format(&d, &s->mac, &s->ip, s->user, s->class_, s->class_len);
 	n = snprintf(out, size, "S,%s,%s,%s,%s,%d,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s",
-	    m, s->sid, user, cls, s->radius ? 1 : 0, s->interim,
+	    d.m, s->sid, d.user, d.cls, s->radius ? 1 : 0, s->interim,
 	    (unsigned long long)s->idle_limit, (unsigned long long)s->bytes_limit,
 	    (unsigned long long)s->start, (unsigned long long)s->in_octets,
 	    (unsigned long long)s->out_octets, (unsigned long long)s->in_pkts,
-	    (unsigned long long)s->out_pkts, ip);
+	    (unsigned long long)s->out_pkts, d.ip);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
