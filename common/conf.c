@@ -28,15 +28,17 @@ struct ckey {
 	size_t off;     /* field in struct wk_conf */
 	size_t cnt_off; /* count field of a list; 0 for a single value */
 	size_t size;    /* buffer size of a string, element count of a list */
+	size_t esize;   /* bytes of a value, or of one element of a list */
 	uint64_t min, max;
 	const char *def; /* default, for the docs test and conf_defaults */
 	bool restart;    /* a reload cannot apply it: it needs a restart */
 };
 
 #define F(f) offsetof(struct wk_conf, f)
-#define L(f, n) F(f), F(n), sizeof(((struct wk_conf *)0)->f) / sizeof(((struct wk_conf *)0)->f[0])
-#define S(f) F(f), 0, sizeof(((struct wk_conf *)0)->f)
-#define U(f) F(f), 0, 0
+#define L(f, n) F(f), F(n), sizeof(((struct wk_conf *)0)->f) / sizeof(((struct wk_conf *)0)->f[0]), \
+	sizeof(((struct wk_conf *)0)->f[0])
+#define S(f) F(f), 0, sizeof(((struct wk_conf *)0)->f), sizeof(((struct wk_conf *)0)->f)
+#define U(f) F(f), 0, 0, sizeof(((struct wk_conf *)0)->f)
 #define LIVE false    /* last field: a reload applies it */
 #define RESTART true /* last field: only read at start-up */
 
@@ -44,7 +46,7 @@ static const struct ckey keys[] = {
 	{ "listen", T_LISTEN, L(listen, n_listen), 0, 0, "0.0.0.0:3990 [::]:3990", RESTART },
 	{ "gateway_id", T_GWID, S(gateway_id), 1, 0, "wicket", LIVE },
 	{ "portal_url", T_URL, S(portal_url), 0, 0, "", LIVE },
-	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-", RESTART },
+	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-", LIVE },
 	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info", LIVE },
 	{ "max_connections", T_U32, U(max_connections), 1, 1000000, "4096", LIVE },
 	{ "max_request_line", T_SIZE, U(max_request_line), 64, 1 << 20, "8192", LIVE },
@@ -136,6 +138,87 @@ const char *
 conf_key_default(size_t i)
 {
 	return i < NKEYS ? keys[i].def : NULL;
+}
+
+/* True when the value of a string-valued type is compared as a C string
+ * (bytes after the NUL are not part of the value). */
+static bool
+key_is_text(enum ctype t)
+{
+	switch (t) {
+	case T_STR: case T_PATH: case T_URL: case T_METHODS: case T_PROBE:
+	case T_HOST: case T_IFNAME: case T_LOGLEVEL: case T_GWID: case T_HOSTNAME:
+	case T_TEXT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* True when a and b hold the same value for key i (lists: the same
+ * elements in the same order), so that a reload can tell what changed. */
+bool
+conf_key_same(const struct wk_conf *a, const struct wk_conf *b, size_t i)
+{
+	const struct ckey *k;
+	const char *pa, *pb;
+	size_t n = 1;
+
+	if (i >= NKEYS)
+		return true;
+	k = &keys[i];
+	pa = (const char *)a + k->off;
+	pb = (const char *)b + k->off;
+	if (k->cnt_off != 0) {
+		n = *(const size_t *)(const void *)((const char *)a + k->cnt_off);
+		if (n != *(const size_t *)(const void *)((const char *)b + k->cnt_off))
+			return false;
+	}
+	for (size_t e = 0; e < n; e++, pa += k->esize, pb += k->esize) {
+		if (key_is_text(k->type) ? strncmp(pa, pb, k->esize) != 0
+		    : memcmp(pa, pb, k->esize) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Give dst src's value of key i (a reload keeps the running value of a
+ * key that needs a restart). */
+void
+conf_key_copy(struct wk_conf *dst, const struct wk_conf *src, size_t i)
+{
+	const struct ckey *k;
+	size_t bytes;
+
+	if (i >= NKEYS)
+		return;
+	k = &keys[i];
+	bytes = k->cnt_off != 0 ? k->size * k->esize : k->esize;
+	memcpy((char *)dst + k->off, (const char *)src + k->off, bytes);
+	if (k->cnt_off != 0)
+		memcpy((char *)dst + k->cnt_off, (const char *)src + k->cnt_off,
+		    sizeof(size_t));
+}
+
+/* What a reload changes: the keys whose value differs between the running
+ * configuration and the new one, split by whether a reload applies them.
+ * Keys that need a restart get their running value back in next, so that
+ * the configuration in force stays the one the daemon runs with. */
+void
+conf_reload_merge(const struct wk_conf *running, struct wk_conf *next,
+    struct conf_diff *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (conf_key_same(running, next, i))
+			continue;
+		if (keys[i].restart) {
+			out->restart[out->n_restart++] = keys[i].name;
+			conf_key_copy(next, running, i);
+		} else {
+			out->applied[out->n_applied++] = keys[i].name;
+		}
+	}
 }
 
 /* Append one "FILE:LINE: message" to the error list. */
@@ -515,6 +598,46 @@ conf_defaults(struct wk_conf *c)
 	}
 }
 
+/* The rules that tie keys together, for a parsed file and again for the
+ * configuration a reload would run with (new values of the keys a reload
+ * applies, running values of the others). */
+static void
+conf_cross_check(const struct wk_conf *c, const char *fname,
+    struct conf_errors *errs)
+{
+	if (c->n_listen == 0)
+		conf_error(errs, fname, 0, "at least one listen address is required");
+	if (c->n_tls_listen > 0 && (c->tls_cert[0] == '\0' ||
+		c->tls_key[0] == '\0' || c->portal_host[0] == '\0'))
+		conf_error(errs, fname, c->key_line[find_key("tls_listen") - keys],
+		    "tls_listen: needs tls_cert, tls_key and portal_host (the name "
+		    "in the certificate)");
+	if (c->max_request_line > c->max_header_bytes)
+		conf_error(errs, fname, 0,
+		    "max_request_line must not exceed max_header_bytes");
+	if ((c->radius_mac_auth || c->portal == PORTAL_MODE_RADIUS) &&
+	    c->n_radius_auth == 0)
+		conf_error(errs, fname, 0,
+		    "radius_mac_auth on and portal radius need a radius_auth server");
+	if ((c->n_radius_auth > 0 || c->n_radius_acct > 0 || c->n_radius_coa > 0) &&
+	    c->radius_secret_file[0] == '\0')
+		conf_error(errs, fname, 0,
+		    "radius_auth, radius_acct and radius_coa need radius_secret_file");
+	if (c->n_radius_coa > 0 && c->n_radius_coa_client == 0)
+		conf_error(errs, fname, 0,
+		    "radius_coa needs at least one radius_coa_client address");
+}
+
+/* Check the cross-key rules of an assembled configuration (a reload's
+ * merge); 0, or -1 with FILE: messages in errs. */
+int
+conf_recheck(const struct wk_conf *c, const char *fname, struct conf_errors *errs)
+{
+	memset(errs, 0, sizeof(*errs));
+	conf_cross_check(c, fname, errs);
+	return errs->count == 0 ? 0 : -1;
+}
+
 /* Parse configuration text. Unknown keys, bad values and repeated
  * single-valued keys are errors; returns 0 when there were none. */
 int
@@ -587,28 +710,7 @@ conf_parse(struct wk_conf *c, const char *text, size_t len, const char *fname,
 		if (why != NULL)
 			conf_error(errs, fname, lineno, "%s: %s: '%s'", key, why, val);
 	}
-	/* Cross-key rules. */
-	if (c->n_listen == 0)
-		conf_error(errs, fname, 0, "at least one listen address is required");
-	if (c->n_tls_listen > 0 && (c->tls_cert[0] == '\0' ||
-		c->tls_key[0] == '\0' || c->portal_host[0] == '\0'))
-		conf_error(errs, fname, c->key_line[find_key("tls_listen") - keys],
-		    "tls_listen: needs tls_cert, tls_key and portal_host (the name "
-		    "in the certificate)");
-	if (c->max_request_line > c->max_header_bytes)
-		conf_error(errs, fname, 0,
-		    "max_request_line must not exceed max_header_bytes");
-	if ((c->radius_mac_auth || c->portal == PORTAL_MODE_RADIUS) &&
-	    c->n_radius_auth == 0)
-		conf_error(errs, fname, 0,
-		    "radius_mac_auth on and portal radius need a radius_auth server");
-	if ((c->n_radius_auth > 0 || c->n_radius_acct > 0 || c->n_radius_coa > 0) &&
-	    c->radius_secret_file[0] == '\0')
-		conf_error(errs, fname, 0,
-		    "radius_auth, radius_acct and radius_coa need radius_secret_file");
-	if (c->n_radius_coa > 0 && c->n_radius_coa_client == 0)
-		conf_error(errs, fname, 0,
-		    "radius_coa needs at least one radius_coa_client address");
+	conf_cross_check(c, fname, errs);
 	return errs->count == 0 ? 0 : -1;
 }
 

@@ -110,6 +110,14 @@ struct wk_conf {
 	unsigned key_line[CONF_MAX_KEYS];
 };
 
+/* The keys a reload changes (conf_reload_merge), by name. */
+struct conf_diff {
+	const char *applied[CONF_MAX_KEYS];
+	size_t n_applied;
+	const char *restart[CONF_MAX_KEYS];	/* running value kept */
+	size_t n_restart;
+};
+
 /* Errors collected while parsing: one "FILE:LINE: message" per line. */
 struct conf_errors {
 	char text[4096];
@@ -125,6 +133,11 @@ size_t conf_nkeys(void);
 const char *conf_key_name(size_t i);
 const char *conf_key_default(size_t i);
 bool conf_key_restart(size_t i);
+bool conf_key_same(const struct wk_conf *a, const struct wk_conf *b, size_t i);
+void conf_key_copy(struct wk_conf *dst, const struct wk_conf *src, size_t i);
+void conf_reload_merge(const struct wk_conf *running, struct wk_conf *next,
+    struct conf_diff *out);
+int conf_recheck(const struct wk_conf *c, const char *fname, struct conf_errors *errs);
 void conf_key_error(struct conf_errors *errs, const struct wk_conf *c,
     const char *fname, const char *key, const char *why);
 

@@ -96,6 +96,43 @@ audit_reopen(void)
 	return 0;
 }
 
+/* Open the destination a reload names, without touching the running one:
+ * a path (append; never through a symbolic link, since the directory may
+ * belong to the daemon's unprivileged user), or "-"/"" for stderr. The
+ * descriptor, or -1 with the reason in err. */
+int
+audit_open_new(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (path[0] == '\0' || strcmp(path, "-") == 0)
+		return STDERR_FILENO;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		snprintf(err, errlen, "audit_log %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Write to fd (from audit_open_new) as path from now on; the previous
+ * descriptor is returned for the caller to close (or to switch back to). */
+int
+audit_swap(const char *path, int fd)
+{
+	int old = audit_fd;
+
+	snprintf(audit_path, sizeof(audit_path), "%s", path);
+	audit_fd = fd;
+	return old;
+}
+
+/* Close a descriptor audit_swap handed back (stderr stays open). */
+void
+audit_close_fd(int fd)
+{
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 /* Append one complete line with a single write. */
 void
 audit_write(const char *line, size_t len)

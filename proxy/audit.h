@@ -36,6 +36,9 @@ void audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
     const char *event);
 int audit_open(const char *path);
 int audit_reopen(void);
+int audit_open_new(const char *path, char *err, size_t errlen);
+int audit_swap(const char *path, int fd);
+void audit_close_fd(int fd);
 void audit_write(const char *line, size_t len);
 void audit_emit(struct jsonw *j);
 void audit_close(void);

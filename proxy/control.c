@@ -198,19 +198,19 @@ control_do_deny(struct ctl_client *c, const struct ctl_cmd *cmd)
 	control_client_ok(c, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
 }
 
-/* reload: re-read the configuration; its errors are the answer. */
+/* reload: re-read the configuration; the answer names what was applied
+ * and what needs a restart, or why nothing changed. */
 static void
 control_do_reload(struct ctl_client *c)
 {
-	static const char done[] = "configuration reloaded\n";
-	char err[CONTROL_ERR_MAX];
+	char out[CONTROL_ERR_MAX];
 
-	err[0] = '\0';
-	if (gate_reload(c->ctl->g, err, sizeof(err)) < 0) {
-		control_client_error(c, err[0] ? err : "reload failed");
+	out[0] = '\0';
+	if (gate_reload(c->ctl->g, out, sizeof(out)) < 0) {
+		control_client_error(c, out[0] ? out : "reload failed");
 		return;
 	}
-	control_client_ok(c, done, sizeof(done) - 1);
+	control_client_ok(c, out, strlen(out));
 }
 
 /* show MAC|IP: the registry record and the session of one client; for an

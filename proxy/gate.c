@@ -4,6 +4,7 @@
  * neither depends on the other. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "audit.h"
 #include "conf.h"
@@ -56,34 +57,134 @@ gate_conf_load(const char *path, struct conf_errors *errs, bool print)
 	return c;
 }
 
-/* Reload the configuration file (SIGHUP, wicketctl reload). A file with
- * errors is refused and the running configuration stays; listen
- * addresses are bound at start only. Returns 0, or -1 with err set. */
+/* Append a "label: a, b, c" line naming keys to out. */
+static size_t
+gate_key_line(char *out, size_t size, size_t len, const char *label,
+    const char *const *names, size_t n)
+{
+	int w;
+
+	if (n == 0 || len >= size)
+		return len;
+	w = snprintf(out + len, size - len, "%s:", label);
+	for (size_t i = 0; w >= 0 && i < n && len + (size_t)w < size; i++) {
+		len += (size_t)w;
+		w = snprintf(out + len, size - len, "%s %s", i > 0 ? "," : "", names[i]);
+	}
+	if (w >= 0 && len + (size_t)w < size) {
+		len += (size_t)w;
+		w = snprintf(out + len, size - len, "\n");
+		if (w >= 0 && len + (size_t)w < size)
+			len += (size_t)w;
+	}
+	return len < size ? len : size - 1;
+}
+
+/* A refused reload: say why, and that nothing changed. -1. */
+static int
+gate_reload_refused(char *out, size_t size, const char *why)
+{
+	snprintf(out, size, "reload refused, nothing changed:\n%s", why);
+	log_err("reload of the configuration refused, nothing changed: %s", why);
+	return -1;
+}
+
+/* Re-read what the modules load from files (key, terms, template,
+ * certificate) and refresh what follows the configuration (sessions'
+ * limits, the firewall sets); 0, or -1 when one of them failed. */
+static int
+gate_reconfigure(struct gate *g)
+{
+	int rc = 0;
+
+	garden_configure(g->garden, g->conf);
+	if (portal_reconfigure(g) < 0)
+		rc = -1;
+	if (grant_reconfigure(g) < 0)
+		rc = -1;
+	if (tls_reconfigure(g) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Reload the configuration file (SIGHUP, wicketctl reload), honestly:
+ * every changed key is either applied or named as needing a restart (its
+ * running value is kept), and a reload that cannot be applied in full
+ * changes nothing. The audit log is reopened first in any case (that is
+ * rotation, not configuration). out gets the report (what was applied,
+ * what needs a restart) or, on -1, why the reload was refused. */
 int
-gate_reload(struct gate *g, char *err, size_t errlen)
+gate_reload(struct gate *g, char *out, size_t outlen)
 {
 	struct conf_errors errs;
 	struct wk_conf *c, *old = g->conf;
+	struct conf_diff d;
+	char err[1024];
+	int afd = -1, prev = -1;
+	bool audit_moves;
+	size_t len;
 
 	audit_reopen();
 	origdst_refresh_local();
 	c = gate_conf_load(g->conf_path, &errs, false);
-	if (c == NULL) {
-		snprintf(err, errlen, "%s", errs.text[0] ? errs.text : "out of memory");
-		log_err("reload failed; keeping the running configuration: %s", err);
-		return -1;
+	if (c == NULL)
+		return gate_reload_refused(out, outlen, errs.text[0] ? errs.text
+		    : "out of memory");
+	conf_reload_merge(old, c, &d);
+	/* A new value that depends on a key kept at its running value (portal
+	 * radius and a new radius_auth) cannot run until the restart. */
+	if (conf_recheck(c, g->conf_path, &errs) < 0) {
+		size_t n = strlen(errs.text);
+		snprintf(errs.text + n, sizeof(errs.text) - n, "(with the running "
+		    "values of the keys that need a restart; restart instead)\n");
+		free(c);
+		return gate_reload_refused(out, outlen, errs.text);
 	}
-	/* Connections read the configuration through g->conf at each
-	 * request, so the old one can go once the new one is in place. */
+	/* The files a reload reads again must load now, or nothing changes
+	 * (the interface, the RADIUS secret and the listeners are fixed at
+	 * start and keep their running values). */
+	memset(&errs, 0, sizeof(errs));
+	if (portal_conf_check(c, g->conf_path, &errs) < 0 ||
+	    tls_conf_check(c, g->conf_path, &errs) < 0) {
+		free(c);
+		return gate_reload_refused(out, outlen, errs.text);
+	}
+	audit_moves = strcmp(old->audit_log, c->audit_log) != 0;
+	if (audit_moves && (afd = audit_open_new(c->audit_log, err, sizeof(err))) < 0) {
+		free(c);
+		return gate_reload_refused(out, outlen, err);
+	}
+	if (audit_moves)
+		prev = audit_swap(c->audit_log, afd);
 	gate_apply_conf(g, c);
-	garden_configure(g->garden, c);
-	if (portal_reconfigure(g) < 0 || grant_reconfigure(g) < 0 ||
-	    tls_reconfigure(g) < 0)
-		log_warn("reload: portal, firewall or TLS refresh failed (see above)");
+	if (gate_reconfigure(g) < 0) {
+		/* Something could not take the new values after all: put the
+		 * running configuration back in every module. */
+		if (audit_moves)
+			audit_close_fd(audit_swap(old->audit_log, prev));
+		gate_apply_conf(g, old);
+		if (gate_reconfigure(g) < 0)
+			log_err("reload: restoring the running configuration failed too");
+		free(c);
+		return gate_reload_refused(out, outlen, "a module could not apply "
+		    "it (the log says which); the running configuration was restored");
+	}
+	if (audit_moves)
+		audit_close_fd(prev);
 	/* allow_ip, allow_mac and the walled garden may have shrunk: open
 	 * relays are decided again against the new configuration. */
 	conn_client_ended(g, NULL);
 	free(old);
-	log_info("configuration %s reloaded", g->conf_path);
+	len = (size_t)snprintf(out, outlen, "configuration %s reloaded%s\n",
+	    g->conf_path, d.n_applied + d.n_restart == 0 ? " (no change)" : "");
+	if (len >= outlen)
+		len = outlen > 0 ? outlen - 1 : 0;
+	len = gate_key_line(out, outlen, len, "applied", d.applied, d.n_applied);
+	len = gate_key_line(out, outlen, len, "needs a restart (running value kept)",
+	    d.restart, d.n_restart);
+	log_info("%.*s", (int)(len > 0 ? len - 1 : 0), out);
+	if (d.n_restart > 0)
+		log_warn("reload: %zu changed key(s) need a restart to take effect",
+		    d.n_restart);
 	return 0;
 }

@@ -57,7 +57,7 @@ struct conf_errors;
 struct wk_conf *gate_conf_load(const char *path, struct conf_errors *errs,
     bool print);
 void gate_apply_conf(struct gate *g, struct wk_conf *c);
-int gate_reload(struct gate *g, char *err, size_t errlen);
+int gate_reload(struct gate *g, char *out, size_t outlen);
 
 /* ident.c */
 int ident_start(struct gate *g);

@@ -381,7 +381,10 @@ portal_reconfigure(struct gate *g)
 		p->key = k;
 		p->signed_grants = true;
 		token_key_wipe(&k);
-	} else if (!p->signed_grants && p->key.len == 0) {
+	} else if (p->signed_grants || p->key.len == 0) {
+		/* No grant_key (any more): signed grants are off, and a key
+		 * of our own signs the splash forms, so that nothing signed
+		 * with the removed key verifies. */
 		uint8_t r[32];
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
 		    token_key_set(&p->key, r, sizeof(r)) < 0) {
@@ -389,6 +392,10 @@ portal_reconfigure(struct gate *g)
 			free(tpl);
 			return -1;
 		}
+		OPENSSL_cleanse(r, sizeof(r));
+		if (p->signed_grants)
+			log_info("grant_key removed: signed grants are off");
+		p->signed_grants = false;
 	}
 	free(p->terms_html);
 	p->terms_html = html;
