@@ -73,6 +73,8 @@ static const struct ckey keys[] = {
 	{ "session_timeout", T_SECS, U(session_timeout), 60, 31536000, "86400", LIVE },
 	{ "session_idle_timeout", T_SECS, U(session_idle_timeout), 0, 31536000, "0", LIVE },
 	{ "session_bytes", T_SIZE, U(session_bytes), 0, UINT64_C(1) << 60, "0", LIVE },
+	{ "admissions_per_minute", T_U32, U(admissions_per_minute), 0, 1000, "6", LIVE },
+	{ "splash_sessions_per_ip", T_U32, U(splash_sessions_per_ip), 0, 16, "4", LIVE },
 	{ "control_socket", T_PATH, S(control_socket), 0, 0, "/run/wicket/control.sock", RESTART },
 	{ "grant_key", T_PATH, S(grant_key), 0, 0, "", LIVE },
 	{ "max_grant_seconds", T_SECS, U(max_grant_seconds), 60, 31536000, "86400", LIVE },

@@ -65,6 +65,8 @@ struct wk_conf {
 	uint32_t session_timeout;
 	uint32_t session_idle_timeout;
 	uint64_t session_bytes;
+	uint32_t admissions_per_minute; /* splash/signed, per MAC and per address */
+	uint32_t splash_sessions_per_ip;
 	char control_socket[CONF_PATH];
 	char grant_key[CONF_PATH];
 	uint32_t max_grant_seconds;

@@ -167,7 +167,7 @@ control_do_allow(struct ctl_client *c, const struct ctl_cmd *cmd)
 	addr_mac_format(&cmd->mac, mac);
 	s = session_find(g->sessions, &cmd->mac);
 	if (s != NULL && s->expires != SESSION_FOREVER) {
-		ctlproto_time(s->expires, ts);
+		ctlproto_time((uint64_t)((int64_t)s->expires + grant_wall_off()), ts);
 		n = snprintf(line, sizeof(line), "admitted %s until %s (%llus)\n",
 		    mac, ts, (unsigned long long)(s->expires - s->start));
 	} else {
@@ -244,6 +244,7 @@ control_do_show(struct ctl_client *c, const struct ctl_cmd *cmd)
 		sp = session_find(g->sessions, &v.mac);
 	if (sp != NULL) {
 		s = *sp;
+		session_shift(&s, grant_wall_off()); /* shown in wall time */
 		v.s = &s;
 		session_check(g->sessions, &v.mac, grant_now(), &v.why);
 	}
@@ -359,6 +360,7 @@ control_client_fill(struct ctl_client *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	struct ctl_clock clk = control_clock();
 	uint64_t now = grant_now();
+	int64_t off = grant_wall_off();
 	char buf[CTL_OUT_LINE];
 	struct client_ident ci;
 	struct session s;
@@ -373,6 +375,7 @@ control_client_fill(struct ctl_client *c)
 		if ((sp = session_find(g->sessions, &v.mac)) == NULL)
 			continue;
 		s = *sp;
+		session_shift(&s, off); /* shown in wall time */
 		v.s = &s;
 		session_check(g->sessions, &v.mac, now, &v.why);
 		if (g->reg != NULL && registry_lookup_mac(g->reg, &v.mac,

@@ -32,24 +32,51 @@
 #define GRANT_TICK_SECS 1
 #define NONCE_CAPACITY 65536
 #define KEEP_ENDED_SECS 3600
+/* The session clock is the monotonic clock in seconds plus this, so that
+ * a session restored from long before the boot still has a start > 0. */
+#define GRANT_CLOCK_BASE (UINT64_C(1) << 31)
+#define GRANT_EXCESS_MAX SESSION_ADDR_RING
 
 struct grants {
 	struct gate *g;
 	struct session_table *tab;
 	struct nonce_cache *nc;
 	struct store *st;
+	struct store_state ss; /* what the store mirrors; clocks set per use */
 	struct event *tick;
 	int lock_fd;   /* flock on STATE.lock: one daemon per state file */
 	bool fw_dirty; /* a revocation needs a full firewall reconcile */
 	struct counters *ctr; /* nftables per-element counters (all traffic) */
 	bool fw_counted;      /* the sets count: relayed bytes are not added again */
+	bool store_failing; /* the last compaction failed (log transitions) */
 };
 
-/* Seconds since the epoch: sessions outlive restarts, so wall time. */
+/* The session clock: seconds that never step when NTP (or an operator)
+ * sets the wall clock, so a router without a real-time clock neither ends
+ * every session at its first NTP sync nor keeps them for ever. The state
+ * file keeps wall time; grant_ss maps between the two. */
 uint64_t
 grant_now(void)
 {
-	return clock_wall_s();
+	return clock_mono_ms() / 1000 + GRANT_CLOCK_BASE;
+}
+
+/* Wall-clock seconds minus the session clock, now (docs/grants.md). */
+int64_t
+grant_wall_off(void)
+{
+	return (int64_t)clock_wall_s() - (int64_t)grant_now();
+}
+
+/* The store's view with both clocks read now. */
+static const struct store_state *
+grant_ss(struct grants *gr)
+{
+	uint64_t wall = clock_wall_s(), now = grant_now();
+
+	gr->ss.now = wall;
+	gr->ss.session_off = (int64_t)wall - (int64_t)now;
+	return &gr->ss;
 }
 
 /* A random 64-bit seed for the hash tables. */
@@ -74,24 +101,38 @@ grant_session_conf(const struct wk_conf *c, struct session_conf *sc)
 	sc->keep_ended = KEEP_ENDED_SECS;
 	sc->capacity = c->max_clients;
 	sc->seed = grant_seed();
+	sc->admit_per_minute = c->admissions_per_minute;
+	sc->splash_per_addr = c->splash_sessions_per_ip;
 }
 
-/* Write a session audit event (grant, revoke, expire, quota). */
+/* Write a session audit event (grant, revoke, expire, quota): expires in
+ * RFC 3339 like ts (docs/audit-log.md), why the session ended, and for an
+ * end whether the state file took it. */
 static void
-grant_audit(const char *event, const struct session *s, const char *source)
+grant_audit(const char *event, const struct session *s, const char *source,
+    const char *why, int stored)
 {
-	char line[AUDIT_LINE_MAX], m[WK_MAC_STRLEN];
+	char line[AUDIT_LINE_MAX], m[WK_MAC_STRLEN], ts[JSONW_TS_LEN];
 	struct jsonw j;
+	int64_t wall_ms = clock_wall_ms();
 
-	audit_begin(&j, line, sizeof(line), clock_wall_ms(), event);
+	audit_begin(&j, line, sizeof(line), wall_ms, event);
 	addr_mac_format(&s->mac, m);
 	jsonw_str(&j, "mac", m);
 	jsonw_str(&j, "source", source ? source : session_source_name(s->source));
-	if (s->expires == SESSION_FOREVER)
+	if (s->expires == SESSION_FOREVER) {
 		jsonw_null(&j, "expires");
-	else
-		jsonw_uint(&j, "expires", s->expires);
+	} else {
+		/* session clock -> wall clock, at the moment of writing */
+		int64_t left = (int64_t)(s->expires - grant_now());
+		jsonw_ts(wall_ms / 1000 * 1000 + left * 1000, ts);
+		jsonw_str(&j, "expires", ts);
+	}
 	jsonw_uint(&j, "bytes", s->bytes);
+	if (why != NULL)
+		jsonw_str(&j, "reason", why);
+	if (stored >= 0)
+		jsonw_bool(&j, "stored", stored != 0);
 	audit_emit(&j);
 }
 
@@ -181,40 +222,66 @@ grant_counters(struct gate *g)
 		gr->fw_counted = true;
 }
 
-/* A session ended on the timer: record it, audit it, close the firewall. */
+/* A session ended on the timer: record it, audit it, close the firewall.
+ * A record the disk cannot take leaves the store pending: the next
+ * compaction writes the table, which no longer holds the session. */
 static void
 grant_on_session_event(const struct session *s, enum session_event ev, void *arg)
 {
 	struct gate *g = arg;
+	struct grants *gr = g->grants;
+	bool stored = store_append_session(gr->st, grant_ss(gr), s, false) == 0;
 
-	if (store_append_session(g->grants->st, s, false) < 0)
-		log_warn("state file: cannot record a session end");
-	grant_audit(ev == SESSION_EV_QUOTA ? "quota" : "expire", s, NULL);
+	if (!stored)
+		store_mark_pending(gr->st);
+	grant_audit(ev == SESSION_EV_QUOTA ? "quota" : "expire", s, NULL,
+	    session_reason_name(s->reason), stored);
 	radius_on_end(g, s, s->reason); /* accounting Stop */
-	g->grants->fw_dirty = true;
+	gr->fw_dirty = true;
 	conn_client_ended(g, &s->mac);
 }
 
-/* Once a second: expire sessions and nonces, reconcile and compact. */
+/* Run the expiry sweep now and make its records durable together. */
+static void
+grant_sweep(struct gate *g, uint64_t now)
+{
+	struct grants *gr = g->grants;
+
+	if (session_expire(gr->tab, now, grant_on_session_event, g) > 0 &&
+	    store_sync(gr->st) < 0) {
+		log_warn("state file: sync failed; will compact");
+		store_mark_pending(gr->st);
+	}
+}
+
+/* Once a second: expire sessions and nonces, reconcile the firewall, and
+ * let the store compact (by size, by space left, or because the table
+ * holds what the journal could not take) and keep its reserve. */
 static void
 grant_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct gate *g = arg;
 	struct grants *gr = g->grants;
-	uint64_t now = grant_now();
+	const struct store_state *ss;
+	int rc;
 
 	(void)fd;
 	(void)what;
 	grant_counters(g); /* before expiry: quotas and the Stop's octets */
-	if (session_expire(gr->tab, now, grant_on_session_event, g) > 0 &&
-	    store_sync(gr->st) < 0)
-		log_warn("state file: sync failed");
-	nonce_expire(gr->nc, now);
+	grant_sweep(g, grant_now());
+	ss = grant_ss(gr);
+	nonce_expire(gr->nc, ss->now);
 	if (gr->fw_dirty)
 		grant_firewall_sync(g);
-	if (store_should_compact(gr->st, session_count(gr->tab) + nonce_count(gr->nc)) &&
-	    store_compact(gr->st, gr->tab, gr->nc, now) < 0)
-		log_warn("state file: compaction failed");
+	rc = store_maintain(gr->st, ss, session_count_admitted(gr->tab) +
+	    nonce_count(gr->nc));
+	if (rc < 0 && !gr->store_failing)
+		log_warn("state file: compaction failed (%s); retrying, grants "
+		    "that cannot be written are refused", strerror(errno));
+	else if (rc == 0 && gr->store_failing && !store_pending(gr->st))
+		log_info("state file: written again");
+	if (rc < 0 || !store_pending(gr->st))
+		gr->store_failing = rc < 0;
 }
 
 /* Report a damaged state-file line; the good records are kept. */
@@ -292,16 +359,19 @@ grant_start(struct gate *g)
 	grant_mkdir_parent(c->state_file);
 	if (grant_lock(gr, c->state_file) < 0)
 		return -1;
+	gr->ss.tab = gr->tab;
+	gr->ss.nc = gr->nc;
+	gr->ss.ext = radius_store_ext(g); /* radius.c's accounting queue */
 	memset(&ss, 0, sizeof(ss));
-	/* radius.c's accounting queue lives in the same file. */
-	if (store_open_ext(c->state_file, gr->tab, gr->nc, grant_now(),
-		grant_on_store_error, NULL, &ss, radius_store_ext(g), &gr->st) < 0) {
+	if (store_open(c->state_file, grant_ss(gr), grant_on_store_error, NULL,
+		&ss, &gr->st) < 0) {
 		log_err("state file %s: cannot open; refusing to start without "
 		    "durable sessions", c->state_file);
 		return -1;
 	}
 	log_info("state file %s: %zu sessions and %zu nonces restored, %zu bad lines",
 	    c->state_file, ss.sessions, ss.nonces, ss.errors);
+	gr->store_failing = !ss.compacted;
 	if (c->firewall == FIREWALL_NFT) {
 		g->fw = firewall_open(c->nft_table, err, sizeof(err));
 		if (g->fw == NULL) {
@@ -343,6 +413,9 @@ grant_stop(struct gate *g)
 		return;
 	if (gr->tick)
 		event_free(gr->tick);
+	/* A change the journal could not take: one last try to write it. */
+	if (gr->st && store_pending(gr->st) && store_compact(gr->st, grant_ss(gr)) < 0)
+		log_err("state file: could not record every change before exit");
 	if (gr->st)
 		store_close(gr->st);
 	if (gr->nc)
@@ -361,79 +434,204 @@ grant_stop(struct gate *g)
 	free(gr);
 }
 
-/* Admit a MAC. The order makes a crash safe at every point: nothing is
- * acknowledged before the grant (and its nonce) is on disk. */
+/* Close mac in the firewall at once: a full reconcile (which also drops
+ * (mac . old address) pairs), else the targeted removal; failing both,
+ * the tick retries. false when it is not closed yet. */
+static bool
+grant_firewall_close(struct gate *g, const struct wk_mac *mac)
+{
+	struct wk_ip ips[FIREWALL_ENTRY_IPS];
+	size_t n;
+
+	if (g->fw == NULL || grant_firewall_sync(g) == 0)
+		return true;
+	n = grant_addrs(g, mac, ips, FIREWALL_ENTRY_IPS);
+	if (firewall_revoke(g->fw, mac, ips, n) == 0)
+		return true;
+	g->grants->fw_dirty = true;
+	return false;
+}
+
+/* End mac's admitted session now (why: "deny", "replaced", "firewall"):
+ * the table first (HTTP refused at once), then its connections and the
+ * firewall, whatever the disk says, then the record. -1 with errno ENOENT
+ * when there is no admitted session; 1 when it is closed but the state
+ * file did not take the record (pending: the next compaction writes it);
+ * 0 when everything took it. *fw_ok tells whether the firewall is closed. */
+static int
+grant_end(struct gate *g, const struct wk_mac *mac, const char *why,
+    bool *fw_ok)
+{
+	struct grants *gr = g->grants;
+	const struct session *s;
+	bool stored, fw;
+
+	grant_counters(g); /* the last octets, for the Stop record */
+	if (session_revoke(gr->tab, mac, grant_now()) < 0 ||
+	    (s = session_find(gr->tab, mac)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	conn_client_ended(g, mac); /* its open relays close in this pass */
+	fw = grant_firewall_close(g, mac);
+	if (fw_ok != NULL)
+		*fw_ok = fw;
+	s = session_find(gr->tab, mac);
+	stored = s != NULL && store_append_session(gr->st, grant_ss(gr), s, true) == 0;
+	if (!stored) {
+		store_mark_pending(gr->st);
+		log_err("state file: revocation of a session not recorded (%s); "
+		    "retrying", strerror(errno));
+	}
+	if (s != NULL) {
+		grant_audit("revoke", s, NULL, why, stored);
+		radius_on_end(g, s, SESSION_R_REVOKED); /* accounting Stop */
+	}
+	return stored ? 0 : 1;
+}
+
+/* True for the sources whose admissions are rate-limited per MAC and per
+ * address (the operator's own wicketctl is not). */
+static bool
+grant_limited(enum session_source src)
+{
+	return src != SESSION_SRC_CTL && src != SESSION_SRC_CONFIG;
+}
+
+/* Admit a MAC (see grant.h). The order keeps memory, disk, firewall and
+ * the answer in agreement: the new session is built aside, written and
+ * fsync'd, and only then replaces the old one in the table and opens the
+ * firewall; any failure before leaves the previous session in force
+ * everywhere, and a firewall that will not open undoes the grant. */
+int
+grant_admit_from(struct gate *g, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t seconds, enum session_source src,
+    const char *nonce, uint64_t until, uint64_t *retry, char *err,
+    size_t errlen)
+{
+	struct grants *gr = g->grants;
+	struct wk_mac excess[GRANT_EXCESS_MAX];
+	const struct store_state *ss;
+	struct wk_ip ips[FIREWALL_ENTRY_IPS];
+	struct session ns;
+	uint64_t now = grant_now(), wait = 0;
+	size_t n, nexcess = 0;
+	int saved;
+
+	if (!addr_mac_is_unicast(mac)) {
+		snprintf(err, errlen, "not a unicast MAC address");
+		errno = EINVAL;
+		return -1;
+	}
+	/* The address counts for the click-through splash only: a signed
+	 * grant names its MAC, and the login server vouched for it. */
+	if (src != SESSION_SRC_SPLASH)
+		from = NULL;
+	if (grant_limited(src) && !session_rate_ok(gr->tab, mac, from, now, &wait)) {
+		snprintf(err, errlen, "too many admissions for this device; try "
+		    "again in %llu s", (unsigned long long)wait);
+		if (retry != NULL)
+			*retry = wait;
+		errno = EAGAIN;
+		return -1;
+	}
+	ss = grant_ss(gr);
+	if (nonce != NULL) {
+		enum nonce_result nr = nonce_use(gr->nc, nonce, until, ss->now);
+		if (nr != NONCE_OK) {
+			snprintf(err, errlen, "%s", nr == NONCE_REPLAY ?
+			    "this grant has already been used" : nonce_result_str(nr));
+			errno = nr == NONCE_REPLAY ? EALREADY : ENOSPC;
+			return -1;
+		}
+	}
+	/* Ended sessions make room before a full table refuses anyone. */
+	if (!session_can_hold(gr->tab, mac))
+		grant_sweep(g, now);
+	if (session_prepare(gr->tab, mac, now, seconds, src, &ns) < 0) {
+		saved = errno;
+		if (nonce)
+			nonce_forget(gr->nc, nonce);
+		snprintf(err, errlen, "%s", saved == ENOSPC ?
+		    "session table full of admitted clients (max_clients)" :
+		    "not a unicast MAC address");
+		errno = saved;
+		return -1;
+	}
+	if (src == SESSION_SRC_SPLASH)
+		nexcess = session_addr_excess(gr->tab, from, mac, excess,
+		    GRANT_EXCESS_MAX);
+	if (store_append_grant(gr->st, ss, &ns, nonce, until) < 0) {
+		saved = errno;
+		if (nonce)
+			nonce_forget(gr->nc, nonce);
+		snprintf(err, errlen, "cannot write the state file (%s); not "
+		    "admitted", strerror(saved));
+		log_err("state file: grant not persisted (%s), refused",
+		    strerror(saved));
+		errno = EIO;
+		return -1;
+	}
+	if (session_restore(gr->tab, &ns) < 0) {
+		/* session_prepare found room and nothing ran since. */
+		store_mark_pending(gr->st);
+		snprintf(err, errlen, "session table full");
+		errno = ENOSPC;
+		return -1;
+	}
+	session_admitted(gr->tab, mac, from, now);
+	if (g->fw) {
+		n = grant_addrs(g, mac, ips, FIREWALL_ENTRY_IPS);
+		if (firewall_admit(g->fw, mac, ips, n) < 0) {
+			/* Not mirrored: not acknowledged, and undone everywhere. */
+			(void)grant_end(g, mac, "firewall", NULL);
+			snprintf(err, errlen, "the firewall did not take the "
+			    "admission; not admitted");
+			errno = EIO;
+			return -1;
+		}
+	}
+	grant_audit("grant", session_find(gr->tab, mac), session_source_name(src),
+	    NULL, -1);
+	radius_on_admit(g, session_find(gr->tab, mac)); /* accounting Start */
+	/* A host cycling MACs from one address keeps splash_per_addr. */
+	for (size_t i = 0; i < nexcess; i++)
+		(void)grant_end(g, &excess[i], "replaced", NULL);
+	return 0;
+}
+
+/* Admit mac from the operator or another module (no client address). */
 int
 grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
     enum session_source src, const char *nonce, uint64_t until, char *err,
     size_t errlen)
 {
-	struct grants *gr = g->grants;
-	uint64_t now = grant_now();
-	const struct session *s;
-	struct wk_ip ips[8];
-	size_t n;
-
-	if (!addr_mac_is_unicast(mac)) {
-		snprintf(err, errlen, "not a unicast MAC address");
-		return -1;
-	}
-	if (nonce != NULL) {
-		enum nonce_result nr = nonce_use(gr->nc, nonce, until, now);
-		if (nr != NONCE_OK) {
-			snprintf(err, errlen, "%s", nr == NONCE_REPLAY ?
-			    "this grant has already been used" : nonce_result_str(nr));
-			return -1;
-		}
-	}
-	s = session_grant(gr->tab, mac, now, seconds, src);
-	if (s == NULL) {
-		if (nonce)
-			nonce_forget(gr->nc, nonce);
-		snprintf(err, errlen, "session table full");
-		return -1;
-	}
-	if (store_append_grant(gr->st, s, nonce, until) < 0) {
-		if (nonce)
-			nonce_forget(gr->nc, nonce);
-		session_revoke(gr->tab, mac, now);
-		snprintf(err, errlen, "cannot write the state file");
-		log_err("state file: grant not persisted, refused");
-		return -1;
-	}
-	grant_audit("grant", s, session_source_name(src));
-	radius_on_admit(g, s); /* accounting Start */
-	if (g->fw) {
-		n = grant_addrs(g, mac, ips, 8);
-		if (firewall_admit(g->fw, mac, ips, n) < 0)
-			gr->fw_dirty = true;
-	}
-	return 0;
+	return grant_admit_from(g, mac, NULL, seconds, src, nonce, until, NULL,
+	    err, errlen);
 }
 
-/* Revoke a MAC's session durably; its firewall entries go at once. */
+/* Revoke a MAC's session (see grant.h): closed for HTTP and in the
+ * firewall first, whatever the disk says, and the answer says what the
+ * state file did. */
 int
 grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
 {
-	struct grants *gr = g->grants;
-	const struct session *s;
+	bool fw_ok = true;
+	int rc = grant_end(g, mac, "deny", &fw_ok);
 
-	grant_counters(g); /* the last octets, for the Stop record */
-	if (session_revoke(gr->tab, mac, grant_now()) < 0 ||
-	    (s = session_find(gr->tab, mac)) == NULL) {
+	if (rc < 0) {
 		snprintf(err, errlen, "no session for this MAC");
 		return -1;
 	}
-	conn_client_ended(g, mac); /* its open relays close in this pass */
-	if (store_append_session(gr->st, s, true) < 0) {
-		snprintf(err, errlen, "cannot write the state file");
-		return -1;
-	}
-	grant_audit("revoke", s, NULL);
-	radius_on_end(g, s, SESSION_R_REVOKED); /* accounting Stop */
-	/* A full reconcile also removes (mac . old address) pairs. */
-	grant_firewall_sync(g);
-	return 0;
+	if (rc == 0 && fw_ok)
+		return 0;
+	snprintf(err, errlen, "revoked now%s, but %s%s", fw_ok ?
+	    " (gate and firewall closed)" : " for HTTP",
+	    rc == 0 ? "" : "the state file could not record it (retried every "
+	    "second; a restart before then would admit it again)",
+	    fw_ok ? "" : rc == 0 ? "the firewall is not closed yet (retried "
+	    "every second)" : "; nor is the firewall closed yet (retried)");
+	return -1;
 }
 
 /* True when mac has a live session right now. */
@@ -465,25 +663,30 @@ grant_account_counted(struct gate *g, const struct wk_mac *mac, uint64_t bytes)
 }
 
 /* Give an admitted session its own limits (RADIUS Access-Accept, CoA):
- * a new hard end, idle timeout and quota (0: the configured ones),
- * recorded durably. 0, or -1 with a reason. */
+ * a new hard end (session clock), idle timeout and quota (0: the
+ * configured ones), recorded durably; a record the disk cannot take
+ * leaves the store pending (the next compaction writes the table). 0, or
+ * -1 with a reason. */
 int
 grant_set_limits(struct gate *g, const struct wk_mac *mac, uint64_t expires,
     uint64_t idle_limit, uint64_t bytes_limit, char *err, size_t errlen)
 {
 	struct grants *gr = g->grants;
 	const struct session *s;
+	bool stored;
 
 	if (session_set_limits(gr->tab, mac, expires, idle_limit, bytes_limit) < 0 ||
 	    (s = session_find(gr->tab, mac)) == NULL) {
 		snprintf(err, errlen, "no session for this MAC");
 		return -1;
 	}
-	if (store_append_session(gr->st, s, true) < 0) {
-		snprintf(err, errlen, "cannot write the state file");
+	stored = store_append_session(gr->st, grant_ss(gr), s, true) == 0;
+	grant_audit("limits", s, NULL, NULL, stored);
+	if (!stored) {
+		store_mark_pending(gr->st);
+		snprintf(err, errlen, "cannot write the state file (retried)");
 		return -1;
 	}
-	grant_audit("limits", s, NULL);
 	return 0;
 }
 

@@ -24,7 +24,19 @@ int grant_reconfigure(struct gate *g);
 int grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
     enum session_source src, const char *nonce, uint64_t until, char *err,
     size_t errlen);
-/* Revoke mac's session (durably) and close it in the firewall. */
+/* grant_admit for a client at address from (may be NULL): splash and
+ * signed admissions are limited per MAC, splash ones also per address
+ * (admissions_per_minute; errno EAGAIN and *retry the seconds to wait),
+ * and a splash from an address holding splash_sessions_per_ip sessions
+ * ends its oldest. errno also tells EALREADY (nonce replayed), ENOSPC
+ * (table or replay cache full), EIO (state file or firewall). */
+int grant_admit_from(struct gate *g, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t seconds, enum session_source src,
+    const char *nonce, uint64_t until, uint64_t *retry, char *err,
+    size_t errlen);
+/* Revoke mac's session: closed for HTTP and in the firewall at once,
+ * whatever the disk says; 0 when the state file took it too, -1 with err
+ * saying what did not happen (or that there is no session). */
 int grant_revoke(struct gate *g, const struct wk_mac *mac, char *err,
     size_t errlen);
 /* Give an admitted session its own hard end, idle timeout and quota. */
@@ -42,7 +54,9 @@ void grant_account_counted(struct gate *g, const struct wk_mac *mac,
 /* A client's addresses changed (ident): refresh its firewall entries. */
 void grant_addresses_changed(struct gate *g, const struct wk_mac *mac);
 
-/* Seconds since the epoch, the session table's clock. */
+/* The session clock (monotonic seconds, never steps) and its offset to
+ * the wall clock now (wall = session + offset). */
 uint64_t grant_now(void);
+int64_t grant_wall_off(void);
 
 #endif

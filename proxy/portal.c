@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
 #include "gate.h"
 #include "grant.h"
 #include "log.h"
@@ -428,7 +429,7 @@ portal_link_splash(struct gate *g, const struct policy_in *id,
 {
 	char enc[3 * TOKEN_URL_MAX + 1], sig[TOKEN_SIG_HEXLEN + 1];
 	char origin[CONF_STR + 16];
-	uint64_t ts = grant_now();
+	uint64_t ts = clock_wall_s();
 	int n;
 
 	/* With a TLS listener the splash is its HTTPS page (tls.c). */
@@ -460,13 +461,13 @@ portal_link_external(struct gate *g, const struct policy_in *id,
 
 	if (g->portal->signed_grants && id->mac != NULL)
 		return token_link_build(&g->portal->key, c->portal_url, id->mac,
-		    &id->client, want, grant_now(), c->gateway_id, out, size) < 0 ? -1 : 0;
+		    &id->client, want, clock_wall_s(), c->gateway_id, out, size) < 0 ? -1 : 0;
 	if (token_url_encode(want, enc, sizeof(enc)) < 0)
 		return -1;
 	addr_ip_format(&id->client, ips);
 	n = snprintf(out, size, "%s%sip=%s&url=%s&ts=%llu&gw=%s", c->portal_url,
 	    strchr(c->portal_url, '?') ? "&" : "?", ips, enc,
-	    (unsigned long long)grant_now(), c->gateway_id);
+	    (unsigned long long)clock_wall_s(), c->gateway_id);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	if (id->mac != NULL) {
@@ -523,7 +524,7 @@ portal_return_url(struct gate *g, const struct portal_req *pr, char *url,
 			     sizeof(err)) < 0 ||
 	    !p[0].found || !p[1].found || !p[2].found ||
 	    token_verify_return(&g->portal->key, &pr->mac, ts, url, sig,
-		grant_now(), SPLASH_MAX_AGE) != TOKEN_OK ||
+		clock_wall_s(), SPLASH_MAX_AGE) != TOKEN_OK ||
 	    !portal_url_ok(url))
 		url[0] = '\0';
 }
@@ -541,10 +542,11 @@ portal_wants_body(const struct portal_req *pr)
 	return (size_t)pr->length;
 }
 
-/* A page with a title and a message, with the given status. */
+/* A page with a title, a message and one optional extra field. */
 static size_t
-portal_message(char *out, size_t size, const struct reply_ctx *rc,
-    unsigned status, const char *title, const char *msg, const char *link)
+portal_message_hdr(char *out, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *title, const char *msg, const char *link,
+    const char *hname, const char *hval)
 {
 	char inner[3 * TOKEN_URL_MAX + 512], el[3 * TOKEN_URL_MAX + 64], page[16384];
 	size_t n;
@@ -558,7 +560,45 @@ portal_message(char *out, size_t size, const struct reply_ctx *rc,
 	if (k < 0 || (size_t)k >= sizeof(inner))
 		return 0;
 	n = portal_page(page, sizeof(page), title, inner);
-	return n ? reply_html(out, size, rc, status, NULL, NULL, page, n) : 0;
+	return n ? reply_html(out, size, rc, status, hname, hval, page, n) : 0;
+}
+
+/* A page with a title and a message, with the given status. */
+static size_t
+portal_message(char *out, size_t size, const struct reply_ctx *rc,
+    unsigned status, const char *title, const char *msg, const char *link)
+{
+	return portal_message_hdr(out, size, rc, status, title, msg, link, NULL,
+	    NULL);
+}
+
+/* The answer to an admission grant_admit_from refused: 429 with
+ * Retry-After for the rate limit (RFC 6585 §4), 403 for a replayed link,
+ * 503 when the gate could not record or mirror it. */
+static size_t
+portal_refused(char *out, size_t size, const struct reply_ctx *rc, int err,
+    uint64_t retry, unsigned *status, const char **why, const char *link)
+{
+	char ra[24];
+
+	if (err == EAGAIN) {
+		*status = 429;
+		*why = "admission rate limit";
+		snprintf(ra, sizeof(ra), "%llu", (unsigned long long)(retry ? retry : 1));
+		return portal_message_hdr(out, size, rc, 429, "Please wait",
+		    "This device has been admitted too often in the last minute. "
+		    "Wait a moment and try again.", link, "Retry-After", ra);
+	}
+	if (err == EALREADY) {
+		*status = 403;
+		*why = "grant replayed";
+		return portal_message(out, size, rc, 403, "Not connected",
+		    "This sign-in link has already been used.", NULL);
+	}
+	*status = 503;
+	*why = "grant failed";
+	return portal_message(out, size, rc, 503, "Not connected",
+	    "The gate could not record your admission. Please try again.", link);
 }
 
 /* The splash page: the terms and an accept form bound to this MAC and to
@@ -569,7 +609,7 @@ portal_splash(struct gate *g, const struct portal_req *pr,
 {
 	char url[TOKEN_URL_MAX + 1] = "", sig[TOKEN_SIG_HEXLEN + 1];
 	char eurl[6 * TOKEN_URL_MAX + 1];
-	uint64_t ts = grant_now();
+	uint64_t ts = clock_wall_s();
 	size_t n = 0;
 	char *page;
 
@@ -624,6 +664,7 @@ portal_accept(struct gate *g, const struct portal_req *pr, const char *body,
 		{ "sig", sig, sizeof(sig), false },
 	};
 	enum token_result tr;
+	uint64_t retry = 0;
 
 	if (!pr->has_length || pr->length > PORTAL_MAX_BODY) {
 		*status = pr->has_length ? 413 : 411;
@@ -643,8 +684,8 @@ portal_accept(struct gate *g, const struct portal_req *pr, const char *body,
 		return portal_message(out, size, rc, 400, "Bad form",
 		    "The form was not understood. Go back and try again.", "/wicket/");
 	}
-	tr = token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, grant_now(),
-	    SPLASH_MAX_AGE);
+	tr = token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig,
+	    clock_wall_s(), SPLASH_MAX_AGE);
 	if (g->conf->portal == PORTAL_MODE_RADIUS) {
 		/* portal radius: only the login form admits. */
 		*status = 403;
@@ -659,12 +700,10 @@ portal_accept(struct gate *g, const struct portal_req *pr, const char *body,
 		    tr == TOKEN_EXPIRED ? "This page has expired." :
 		    "This form was not issued to your device.", "/wicket/");
 	}
-	if (grant_admit(g, &pr->mac, 0, SESSION_SRC_SPLASH, NULL, 0, err, sizeof(err)) < 0) {
-		*status = 503;
-		*why = "grant failed";
-		return portal_message(out, size, rc, 503, "Not connected",
-		    "The gate could not record your admission. Please try again.", "/wicket/");
-	}
+	if (grant_admit_from(g, &pr->mac, &pr->client, 0, SESSION_SRC_SPLASH, NULL,
+		0, &retry, err, sizeof(err)) < 0)
+		return portal_refused(out, size, rc, errno, retry, status, why,
+		    "/wicket/");
 	if (url[0] != '\0' && portal_url_ok(url)) {
 		*status = 303; /* RFC 9110 §15.4.4: GET the URL it first asked for */
 		return reply_302(out, size, rc, 303, url);
@@ -685,7 +724,7 @@ portal_grant(struct gate *g, const struct portal_req *pr,
 	struct token_grant tg;
 	char err[160];
 	enum token_result tr;
-	uint64_t now = grant_now();
+	uint64_t now = clock_wall_s(), retry = 0;
 	static const char *msg[] = {
 		[TOKEN_BAD_SIG] = "This sign-in link is not valid.",
 		[TOKEN_EXPIRED] = "This sign-in link has expired.",
@@ -713,15 +752,11 @@ portal_grant(struct gate *g, const struct portal_req *pr,
 		*why = token_result_str(tr);
 		return portal_message(out, size, rc, 403, "Not connected", msg[tr], NULL);
 	}
-	if (grant_admit(g, &tg.mac, tg.until - now, SESSION_SRC_SIGNED, tg.nonce,
-		tg.until, err, sizeof(err)) < 0) {
-		bool replay = strstr(err, "already") != NULL;
-		*status = replay ? 403 : 503;
-		*why = replay ? "grant replayed" : "grant failed";
-		return portal_message(out, size, rc, *status, "Not connected",
-		    replay ? "This sign-in link has already been used." :
-		    "The gate could not record your admission. Please try again.", NULL);
-	}
+	/* Signed times are wall-clock times (docs/grants.md); the session
+	 * gets the seconds left, on its own clock. */
+	if (grant_admit_from(g, &tg.mac, &pr->client, tg.until - now,
+		SESSION_SRC_SIGNED, tg.nonce, tg.until, &retry, err, sizeof(err)) < 0)
+		return portal_refused(out, size, rc, errno, retry, status, why, NULL);
 	*status = 200;
 	return portal_message(out, size, rc, 200, "Connected",
 	    "You are connected. You can now use the network.", NULL);
@@ -790,7 +825,7 @@ portal_login_post(struct gate *g, const struct portal_req *pr, const char *body,
 		return portal_message(out, size, rc, 400, "Bad form",
 		    "Enter a user name and a password.", "/wicket/");
 	}
-	if (token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, grant_now(),
+	if (token_verify_splash(&g->portal->key, &pr->mac, ts, url, sig, clock_wall_s(),
 		SPLASH_MAX_AGE) != TOKEN_OK) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		*status = 403;

@@ -191,13 +191,14 @@ privs_chown(const char *path, const struct privs_plan *p, char *err, size_t errl
 }
 
 /* Check the writable directories and hand over the files: the audit log,
- * the state file and its lock (grant.c keeps STATE.lock beside it), and
+ * the state file, its lock and its reserve (grant.c and store.c keep
+ * STATE.lock and STATE.reserve beside it), and
  * the control socket (so that the daemon can remove it at exit). */
 static int
 privs_prepare_files(const struct wk_conf *c, const struct privs_plan *p,
     char *err, size_t errlen)
 {
-	char lock[CONF_PATH + 8];
+	char lock[CONF_PATH + 8], reserve[CONF_PATH + 16];
 	bool audit_file = c->audit_log[0] != '\0' && strcmp(c->audit_log, "-") != 0;
 
 	if (audit_file && privs_check_dir("audit_log", c->audit_log, p, c->user,
@@ -213,9 +214,12 @@ privs_prepare_files(const struct wk_conf *c, const struct privs_plan *p,
 		err[0] = '\0';
 	}
 	snprintf(lock, sizeof(lock), "%s.lock", c->state_file);
+	/* store.c's room for compaction on a full disk, STATE.reserve */
+	snprintf(reserve, sizeof(reserve), "%s.reserve", c->state_file);
 	if ((audit_file && privs_chown(c->audit_log, p, err, errlen) < 0) ||
 	    (c->state_file[0] != '\0' && (privs_chown(c->state_file, p, err, errlen) < 0 ||
-	    privs_chown(lock, p, err, errlen) < 0)) ||
+	    privs_chown(lock, p, err, errlen) < 0 ||
+	    privs_chown(reserve, p, err, errlen) < 0)) ||
 	    (c->control_socket[0] != '\0' && privs_chown(c->control_socket, p, err,
 	    errlen) < 0))
 		return -1;

@@ -550,7 +550,7 @@ radius_nas_id(const struct radius *r)
 static void
 radius_new_sid(struct radius *r, char out[RADPKT_SID_MAX + 1])
 {
-	snprintf(out, RADPKT_SID_MAX + 1, "%08X%08X", (unsigned)grant_now(),
+	snprintf(out, RADPKT_SID_MAX + 1, "%08X%08X", (unsigned)clock_wall_s(),
 	    (unsigned)r->sid_counter++);
 }
 
@@ -587,7 +587,7 @@ radius_build(struct radius *r, struct rreq *q, uint8_t id)
 		return -1;
 	if (q->kind == RREQ_ACCT) {
 		const struct acct *a = r->qhead;
-		uint64_t now = grant_now();
+		uint64_t now = clock_wall_s();
 		sv = &r->acct[q->server];
 		radpkt_begin(b, RAD_ACCT_REQUEST, id, NULL);
 		radpkt_put_u32(b, RAD_ACCT_STATUS_TYPE, a->status);
@@ -1074,7 +1074,7 @@ static void
 radius_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct radius *r = arg;
-	uint64_t now = grant_now(), mono = clock_mono_ms();
+	uint64_t now = clock_wall_s(), mono = clock_mono_ms();
 	bool wrote = false;
 
 	(void)fd;
@@ -1252,7 +1252,7 @@ radius_start(struct gate *g)
 	const struct wk_conf *c = g->conf;
 	struct timeval tv = { RADIUS_TICK_MS / 1000, 0 };
 	struct acct *on;
-	uint64_t now = grant_now();
+	uint64_t now = clock_wall_s();
 
 	if (r == NULL)
 		return 0;
@@ -1414,7 +1414,7 @@ radius_on_admit(struct gate *g, const struct session *s)
 	struct client_ident ci;
 	struct rsess *rs;
 	struct acct *a;
-	uint64_t now = grant_now();
+	uint64_t now = clock_wall_s();
 
 	if (r == NULL)
 		return;
@@ -1428,7 +1428,7 @@ radius_on_admit(struct gate *g, const struct session *s)
 	}
 	if ((rs = radius_sess_get(r, &s->mac)) == NULL)
 		return;
-	rs->start = s->start;
+	rs->start = (uint64_t)((int64_t)s->start + grant_wall_off()); /* wall */
 	if (r->admit.set && addr_mac_equal(&r->admit.mac, &s->mac)) {
 		snprintf(rs->sid, sizeof(rs->sid), "%s", r->admit.sid);
 		snprintf(rs->user, sizeof(rs->user), "%s", r->admit.user);
@@ -1476,7 +1476,8 @@ radius_on_end(struct gate *g, const struct session *s, enum session_reason reaso
 
 	if (r == NULL || (rs = radius_sess_find(r, &s->mac)) == NULL)
 		return;
-	if ((a = radius_acct_of(rs, RAD_ACCT_STOP, s->ended ? s->ended : grant_now())) != NULL) {
+	if ((a = radius_acct_of(rs, RAD_ACCT_STOP, s->ended ? (uint64_t)((int64_t)s->ended +
+	    grant_wall_off()) : clock_wall_s())) != NULL) {
 		a->cause = radius_cause(reason);
 		radius_acct_push(r, a);
 	}
@@ -1611,7 +1612,7 @@ radius_coa_apply(struct radius *r, const struct radpkt_coa *coa)
 	struct wk_mac macs[64];
 	size_t n = 0;
 	char err[128];
-	uint64_t now = grant_now();
+	uint64_t now = grant_now(); /* hard ends are on the session clock */
 	int rc = 0;
 
 	for (size_t b = 0; b < RADIUS_BUCKETS && n < 64; b++)
@@ -1711,7 +1712,7 @@ radius_on_coa(evutil_socket_t fd, short what, void *arg)
 	}
 	err = radpkt_coa_decode(&p, &coa);
 	if (err == 0 && (!coa.has_event_ts ||
-		radpkt_ts_check(coa.event_ts, grant_now(), c->radius_coa_window) < 0)) {
+		radpkt_ts_check(coa.event_ts, clock_wall_s(), c->radius_coa_window) < 0)) {
 		/* §3.5: a replay protection failure is silently discarded. */
 		log_warn("radius: CoA from %s: Event-Timestamp missing or outside "
 		    "radius_coa_window, dropped", src);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 struct session_slot {
@@ -13,16 +14,43 @@ struct session_slot {
 	bool used;
 };
 
+/* What the table remembers of one client address: the splash MACs it
+ * admitted (oldest first) and its admissions in the current window. */
+struct session_addr {
+	struct wk_ip ip;
+	uint64_t hash;
+	uint64_t last;       /* last admission (cache replacement) */
+	uint64_t win;        /* start of the admission window */
+	uint32_t win_n;      /* admissions in it */
+	uint8_t nmacs;
+	bool used;
+	struct wk_mac macs[SESSION_ADDR_RING];
+};
+
 struct session_table {
 	struct session_slot *slots;
 	size_t mask;  /* number of slots - 1 (a power of two) */
 	size_t count; /* entries in any state */
+	struct session_addr *addrs; /* a cache of client addresses */
+	size_t amask;
 	struct session_conf conf;
 };
 
-/* Hash a MAC: the 48-bit value xor the seed through the splitmix64
- * finaliser, so that MACs chosen by a client cannot be made to collide
- * without knowing the seed. */
+#define SESSION_ADDR_PROBE 8 /* slots an address may live in */
+
+/* The splitmix64 finaliser of x xor the seed: MACs and addresses chosen
+ * by a client cannot be made to collide without knowing the seed. */
+static uint64_t
+session_mix(const struct session_table *tab, uint64_t x)
+{
+	x ^= tab->conf.seed;
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Hash a MAC (see session_mix). */
 static uint64_t
 session_hash(const struct session_table *tab, const struct wk_mac *mac)
 {
@@ -30,11 +58,21 @@ session_hash(const struct session_table *tab, const struct wk_mac *mac)
 
 	for (int i = 0; i < 6; i++)
 		x = x << 8 | mac->b[i];
-	x ^= tab->conf.seed;
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return session_mix(tab, x);
+}
+
+/* Hash an address: its bytes folded 8 at a time through session_mix. */
+static uint64_t
+session_hash_ip(const struct session_table *tab, const struct wk_ip *ip)
+{
+	const uint8_t *b = (const uint8_t *)&ip->u;
+	size_t n = ip->family == AF_INET ? 4 : 16;
+	uint64_t h = (uint64_t)ip->family;
+
+	for (size_t i = 0; i < n; i += 4)
+		h = session_mix(tab, h ^ ((uint64_t)b[i] << 24 | (uint64_t)b[i + 1] << 16 |
+		    (uint64_t)b[i + 2] << 8 | b[i + 3]));
+	return h;
 }
 
 /* Check settings that must hold for the table to make sense. */
@@ -64,7 +102,15 @@ session_table_create(const struct session_conf *conf)
 	if (tab == NULL)
 		return NULL;
 	tab->slots = calloc(n, sizeof(*tab->slots));
-	if (tab->slots == NULL) {
+	/* One remembered address per four sessions is plenty: the cache
+	 * forgets the least recently admitting one. */
+	tab->amask = 63;
+	while (tab->amask + 1 < conf->capacity / 4)
+		tab->amask = tab->amask * 2 + 1;
+	tab->addrs = calloc(tab->amask + 1, sizeof(*tab->addrs));
+	if (tab->slots == NULL || tab->addrs == NULL) {
+		free(tab->slots);
+		free(tab->addrs);
 		free(tab);
 		return NULL;
 	}
@@ -80,6 +126,7 @@ session_table_free(struct session_table *tab)
 	if (tab == NULL)
 		return;
 	free(tab->slots);
+	free(tab->addrs);
 	free(tab);
 }
 
@@ -204,6 +251,210 @@ session_status(const struct session_table *tab, const struct session *s,
 	return SESSION_R_NONE;
 }
 
+/* True when a session for mac fits: it has one, the table has room, or
+ * an ended session can make room (admitted ones are never pushed out). */
+bool
+session_can_hold(const struct session_table *tab, const struct wk_mac *mac)
+{
+	if (tab->count < tab->conf.capacity ||
+	    session_slot_find(tab, mac, session_hash(tab, mac)) >= 0)
+		return true;
+	for (size_t i = 0; i <= tab->mask; i++)
+		if (tab->slots[i].used && tab->slots[i].s.state != SESSION_ADMITTED)
+			return true;
+	return false;
+}
+
+/* What session_grant would make of mac at now, without changing the
+ * table: a grant is applied (session_restore) only once it is on disk, so
+ * a refused one leaves the previous session in force. 0, or -1 with errno
+ * EINVAL (not unicast) or ENOSPC (full of admitted sessions). */
+int
+session_prepare(const struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now, uint64_t seconds, enum session_source source,
+    struct session *out)
+{
+	long at;
+
+	if (!addr_mac_is_unicast(mac)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!session_can_hold(tab, mac)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((at = session_slot_find(tab, mac, session_hash(tab, mac))) >= 0) {
+		out->admit_win = tab->slots[at].s.admit_win;
+		out->admit_n = tab->slots[at].s.admit_n;
+	}
+	if (seconds == 0)
+		seconds = tab->conf.timeout;
+	out->mac = *mac;
+	out->state = SESSION_ADMITTED;
+	out->source = source;
+	out->reason = SESSION_R_NONE;
+	out->start = now;
+	out->expires = seconds >= SESSION_FOREVER - now ? SESSION_FOREVER
+							: now + seconds;
+	out->last_seen = now;
+	return 0;
+}
+
+/* The remembered entry of address ip, or NULL. */
+static struct session_addr *
+session_addr_find(const struct session_table *tab, const struct wk_ip *ip)
+{
+	uint64_t h = session_hash_ip(tab, ip);
+
+	for (size_t k = 0; k < SESSION_ADDR_PROBE; k++) {
+		struct session_addr *a = &tab->addrs[(h + k) & tab->amask];
+		if (a->used && a->hash == h && addr_ip_equal(&a->ip, ip))
+			return a;
+	}
+	return NULL;
+}
+
+/* The entry of ip, taking the least recently admitting one of its probe
+ * slots when it is new: a flood of addresses evicts only itself and idle
+ * ones, and a forgotten address merely starts counting again. */
+static struct session_addr *
+session_addr_get(struct session_table *tab, const struct wk_ip *ip)
+{
+	uint64_t h = session_hash_ip(tab, ip);
+	struct session_addr *a = session_addr_find(tab, ip), *best = NULL;
+
+	if (a != NULL)
+		return a;
+	for (size_t k = 0; k < SESSION_ADDR_PROBE; k++) {
+		a = &tab->addrs[(h + k) & tab->amask];
+		if (!a->used) {
+			best = a;
+			break;
+		}
+		if (best == NULL || a->last < best->last)
+			best = a;
+	}
+	memset(best, 0, sizeof(*best));
+	best->used = true;
+	best->hash = h;
+	best->ip = *ip;
+	return best;
+}
+
+/* True when a window that started at win still counts at now. */
+static bool
+session_window_open(uint64_t win, uint64_t now)
+{
+	return win != 0 && now >= win && now - win < SESSION_ADMIT_WINDOW;
+}
+
+/* May mac (from address from, may be NULL) be admitted again at now?
+ * Each MAC and each address gets admit_per_minute admissions in a window
+ * of SESSION_ADMIT_WINDOW seconds (every one costs an fsync and a firewall
+ * transaction). false with *retry the seconds until the window ends. */
+bool
+session_rate_ok(const struct session_table *tab, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t now, uint64_t *retry)
+{
+	uint32_t lim = tab->conf.admit_per_minute;
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	const struct session_addr *a = from != NULL && from->family != 0
+	    ? session_addr_find(tab, from) : NULL;
+	uint64_t win = 0;
+
+	if (lim == 0)
+		return true;
+	if (at >= 0 && session_window_open(tab->slots[at].s.admit_win, now) &&
+	    tab->slots[at].s.admit_n >= lim)
+		win = tab->slots[at].s.admit_win;
+	if (a != NULL && session_window_open(a->win, now) && a->win_n >= lim &&
+	    a->win > win)
+		win = a->win;
+	if (win == 0)
+		return true;
+	if (retry != NULL)
+		*retry = win + SESSION_ADMIT_WINDOW - now;
+	return false;
+}
+
+/* The live splash sessions admitted from address from (other than mac's)
+ * that must end for mac to be admitted from there within splash_per_addr,
+ * oldest first, into out; their number. So a host that keeps changing its
+ * MAC holds a bounded number of sessions. */
+size_t
+session_addr_excess(const struct session_table *tab, const struct wk_ip *from,
+    const struct wk_mac *mac, struct wk_mac *out, size_t max)
+{
+	const struct session_addr *a;
+	struct wk_mac live[SESSION_ADDR_RING];
+	size_t nlive = 0, n = 0, lim = tab->conf.splash_per_addr;
+
+	if (lim == 0 || from == NULL || from->family == 0 ||
+	    (a = session_addr_find(tab, from)) == NULL)
+		return 0;
+	for (size_t i = 0; i < a->nmacs; i++) {
+		const struct session *s = session_find(tab, &a->macs[i]);
+		if (s != NULL && s->state == SESSION_ADMITTED &&
+		    s->source == SESSION_SRC_SPLASH && addr_ip_equal(&s->from, from) &&
+		    !addr_mac_equal(&a->macs[i], mac))
+			live[nlive++] = a->macs[i];
+	}
+	/* Room for the new one: keep the newest lim - 1. */
+	while (nlive >= lim && n < nlive - (lim - 1) && n < max) {
+		out[n] = live[n];
+		n++;
+	}
+	return n;
+}
+
+/* mac was admitted at now (its session is in the table): count it against
+ * the MAC's and the address's windows, and remember a splash MAC under the
+ * address it came from. */
+void
+session_admitted(struct session_table *tab, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t now)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+	struct session_addr *a;
+	struct session *s;
+
+	if (at < 0)
+		return;
+	s = &tab->slots[at].s;
+	if (!session_window_open(s->admit_win, now)) {
+		s->admit_win = now;
+		s->admit_n = 0;
+	}
+	s->admit_n++;
+	if (from == NULL || from->family == 0)
+		return;
+	a = session_addr_get(tab, from);
+	a->last = now;
+	if (!session_window_open(a->win, now)) {
+		a->win = now;
+		a->win_n = 0;
+	}
+	a->win_n++;
+	if (s->source != SESSION_SRC_SPLASH)
+		return;
+	s->from = *from;
+	for (size_t i = 0; i < a->nmacs; i++)
+		if (addr_mac_equal(&a->macs[i], mac)) {
+			memmove(&a->macs[i], &a->macs[i + 1],
+			    (a->nmacs - i - 1) * sizeof(a->macs[0]));
+			a->nmacs--;
+			break;
+		}
+	if (a->nmacs == SESSION_ADDR_RING) {
+		memmove(&a->macs[0], &a->macs[1], (SESSION_ADDR_RING - 1) *
+		    sizeof(a->macs[0]));
+		a->nmacs--;
+	}
+	a->macs[a->nmacs++] = *mac;
+}
+
 /* Admit mac from now for seconds (0: the configured session_timeout,
  * SESSION_FOREVER: no hard end). A grant for a MAC that already has a
  * session replaces it: a new start, a new end, the byte count reset.
@@ -213,28 +464,12 @@ const struct session *
 session_grant(struct session_table *tab, const struct wk_mac *mac,
     uint64_t now, uint64_t seconds, enum session_source source)
 {
-	struct session *s;
+	struct session s;
 
-	if (!addr_mac_is_unicast(mac)) {
-		errno = EINVAL;
+	if (session_prepare(tab, mac, now, seconds, source, &s) < 0 ||
+	    session_restore(tab, &s) < 0)
 		return NULL;
-	}
-	if ((s = session_slot_get(tab, mac)) == NULL)
-		return NULL;
-	if (seconds == 0)
-		seconds = tab->conf.timeout;
-	s->state = SESSION_ADMITTED;
-	s->source = source;
-	s->reason = SESSION_R_NONE;
-	s->start = now;
-	s->expires = seconds >= SESSION_FOREVER - now ? SESSION_FOREVER
-						      : now + seconds;
-	s->last_seen = now;
-	s->bytes = 0;
-	s->ended = 0;
-	s->idle_limit = 0;
-	s->bytes_limit = 0;
-	return s;
+	return session_find(tab, mac);
 }
 
 /* Set an admitted session's own limits (RADIUS Access-Accept or CoA):
@@ -380,6 +615,29 @@ session_expire(struct session_table *tab, uint64_t now, session_event_cb cb,
 		i++;
 	}
 	return events;
+}
+
+/* Move a session's times by off seconds, between the session clock and
+ * wall time (the state file keeps wall time, the table a clock that never
+ * steps): SESSION_FOREVER and ended == 0 (still admitted) keep their
+ * meaning, and a result below 1 is clamped to 1. */
+void
+session_shift(struct session *s, int64_t off)
+{
+	uint64_t *t[] = { &s->start, &s->expires, &s->last_seen, &s->ended };
+	uint64_t mag = off < 0 ? 0 - (uint64_t)off : (uint64_t)off;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = *t[i];
+		if ((t[i] == &s->expires && v == SESSION_FOREVER) ||
+		    (t[i] == &s->ended && v == 0))
+			continue;
+		if (off < 0)
+			v = v > mag + 1 ? v - mag : 1;
+		else
+			v = v < SESSION_FOREVER - 1 - mag ? v + mag : SESSION_FOREVER - 1;
+		*t[i] = v;
+	}
 }
 
 /* The session of mac in any state, or NULL; valid until the table changes. */

@@ -56,6 +56,10 @@ struct session {
 	uint64_t ended;     /* when it stopped being admitted; 0 while admitted */
 	uint64_t idle_limit;  /* this session's idle timeout (Idle-Timeout); 0: the table's */
 	uint64_t bytes_limit; /* this session's quota (volume limit); 0: the table's */
+	/* in memory only (not in the state file): admission limits */
+	struct wk_ip from;    /* address the splash was accepted from (family 0: none) */
+	uint64_t admit_win;   /* start of this MAC's admission window */
+	uint32_t admit_n;     /* admissions of this MAC in that window */
 };
 
 /* Table settings; timeout, idle_timeout and bytes may change on reload,
@@ -67,7 +71,12 @@ struct session_conf {
 	uint64_t keep_ended;   /* seconds an ended session stays for `show` */
 	size_t capacity;       /* maximum sessions held, any state */
 	uint64_t seed;         /* hash seed (random at start); fixed */
+	uint32_t admit_per_minute; /* admissions per MAC and per address; 0 = off */
+	uint32_t splash_per_addr;  /* live splash sessions per address; 0 = off */
 };
+
+#define SESSION_ADMIT_WINDOW 60 /* seconds of admissions_per_minute */
+#define SESSION_ADDR_RING 16    /* most splash MACs remembered per address */
 
 struct session_table;
 
@@ -83,6 +92,17 @@ int session_configure(struct session_table *tab,
 const struct session *session_grant(struct session_table *tab,
     const struct wk_mac *mac, uint64_t now, uint64_t seconds,
     enum session_source source);
+int session_prepare(const struct session_table *tab, const struct wk_mac *mac,
+    uint64_t now, uint64_t seconds, enum session_source source,
+    struct session *out);
+bool session_can_hold(const struct session_table *tab, const struct wk_mac *mac);
+bool session_rate_ok(const struct session_table *tab, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t now, uint64_t *retry);
+size_t session_addr_excess(const struct session_table *tab,
+    const struct wk_ip *from, const struct wk_mac *mac, struct wk_mac *out,
+    size_t max);
+void session_admitted(struct session_table *tab, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t now);
 int session_set_limits(struct session_table *tab, const struct wk_mac *mac,
     uint64_t expires, uint64_t idle_limit, uint64_t bytes_limit);
 int session_revoke(struct session_table *tab, const struct wk_mac *mac,
@@ -100,6 +120,7 @@ bool session_remaining(const struct session_table *tab,
 const struct session *session_find(const struct session_table *tab,
     const struct wk_mac *mac);
 int session_restore(struct session_table *tab, const struct session *s);
+void session_shift(struct session *s, int64_t off);
 int session_forget(struct session_table *tab, const struct wk_mac *mac);
 void session_foreach(const struct session_table *tab, session_iter_cb cb,
     void *arg);

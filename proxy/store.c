@@ -1,6 +1,7 @@
 /* store: the session state file. Pure record encode/decode (one text line,
- * CRC-32 at the end) first, then the file I/O: restore that reports and
- * skips bad lines, fsync'd journal appends, and compaction by rename. */
+ * CRC-32 at the end, one table row per record kind) first, then the file
+ * I/O: restore that reports and skips bad lines, fsync'd journal appends,
+ * and compaction by rename with a reserve file for full disks. */
 #include "store.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define STORE_MAGIC "wicket-store"
@@ -23,11 +25,16 @@ struct store {
 	int fd;            /* journal, O_APPEND; -1 when broken */
 	char *path;
 	char *tmp;         /* path ".tmp" */
+	char *reserve;     /* path ".reserve": room kept for compaction */
 	off_t size;        /* end of the last complete record */
 	size_t records;    /* records in the file (since the last compaction) */
+	uint64_t reserve_size; /* bytes the reserve file holds */
+	uint64_t space_left;   /* free bytes on the filesystem, last looked at */
+	bool space_known;
 	bool broken;       /* an append failed midway: compact before use */
-	struct store_ext ext;      /* extension records (may be empty) */
-	struct store_writer *w;    /* the writer during a compaction */
+	bool pending;      /* the table holds a change the journal lacks */
+	unsigned backoff, skip; /* store_maintain calls to wait after a failure */
+	struct store_writer *w; /* the writer during a compaction */
 };
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of buf; bitwise, since
@@ -46,85 +53,76 @@ store_crc32(const void *buf, size_t len)
 	return c ^ 0xffffffffu;
 }
 
-/* Encode one record as a full line "BODY *crc32hex\n" into buf; its length,
- * or -1 if a field is invalid or buf is too small. */
-int
-store_record_encode(const struct store_record *r, char *buf, size_t len)
+/* Encode a header body. */
+static int
+store_enc_header(const struct store_record *r, char *body, size_t size)
 {
-	char body[STORE_LINE_MAX], mac[WK_MAC_STRLEN];
-	const struct session *s = &r->session;
-	int n;
-
-	switch (r->type) {
-	case STORE_REC_HEADER:
-		n = snprintf(body, sizeof(body), "H %s %u", STORE_MAGIC,
-		    r->version);
-		break;
-	case STORE_REC_SESSION:
-		if ((size_t)s->state > SESSION_REVOKED ||
-		    (size_t)s->source > SESSION_SRC_RADIUS ||
-		    (size_t)s->reason > SESSION_R_REVOKED)
-			return -1;
-		addr_mac_format(&s->mac, mac);
-		n = snprintf(body, sizeof(body),
-		    "S %s %s %s %s %llu %llu %llu %llu %llu", mac,
-		    session_state_name(s->state),
-		    session_source_name(s->source),
-		    session_reason_name(s->reason),
-		    (unsigned long long)s->start, (unsigned long long)s->expires,
-		    (unsigned long long)s->last_seen,
-		    (unsigned long long)s->bytes, (unsigned long long)s->ended);
-		break;
-	case STORE_REC_NONCE:
-		if (!token_nonce_valid(r->nonce))
-			return -1;
-		n = snprintf(body, sizeof(body), "N %s %llu", r->nonce,
-		    (unsigned long long)r->until);
-		break;
-	case STORE_REC_EXT:
-		if (!store_ext_valid(r->ext))
-			return -1;
-		n = snprintf(body, sizeof(body), "X %s", r->ext);
-		break;
-	default:
-		return -1;
-	}
-	if (n < 0 || (size_t)n + STORE_CRC_LEN + 1 >= sizeof(body))
-		return -1;
-	n = snprintf(buf, len, "%s *%08x\n", body,
-	    (unsigned)store_crc32(body, (size_t)n));
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	return n;
+	return snprintf(body, size, "H %s %u", STORE_MAGIC, r->version);
 }
 
-/* Split a NUL-terminated body on single spaces; the field count, or -1 on
- * an empty field or too many. */
+/* Encode a session body; -1 for a value outside its enum. */
 static int
-store_split(char *body, char *f[STORE_FIELDS_MAX])
+store_enc_session(const struct store_record *r, char *body, size_t size)
 {
-	int n = 0;
+	const struct session *s = &r->session;
+	char mac[WK_MAC_STRLEN];
 
-	for (char *p = body;;) {
-		char *sp = strchr(p, ' ');
-		if (n == STORE_FIELDS_MAX)
-			return -1;
-		f[n++] = p;
-		if (sp == NULL)
-			break;
-		*sp = '\0';
-		p = sp + 1;
+	if ((size_t)s->state > SESSION_REVOKED ||
+	    (size_t)s->source > SESSION_SRC_RADIUS ||
+	    (size_t)s->reason > SESSION_R_REVOKED)
+		return -1;
+	addr_mac_format(&s->mac, mac);
+	return snprintf(body, size, "S %s %s %s %s %llu %llu %llu %llu %llu", mac,
+	    session_state_name(s->state), session_source_name(s->source),
+	    session_reason_name(s->reason),
+	    (unsigned long long)s->start, (unsigned long long)s->expires,
+	    (unsigned long long)s->last_seen,
+	    (unsigned long long)s->bytes, (unsigned long long)s->ended);
+}
+
+/* Encode a nonce body; -1 for a nonce outside its syntax. */
+static int
+store_enc_nonce(const struct store_record *r, char *body, size_t size)
+{
+	if (!token_nonce_valid(r->nonce))
+		return -1;
+	return snprintf(body, size, "N %s %llu", r->nonce,
+	    (unsigned long long)r->until);
+}
+
+/* Encode an extension body; -1 for a payload the format cannot carry. */
+static int
+store_enc_ext(const struct store_record *r, char *body, size_t size)
+{
+	if (!store_ext_valid(r->ext))
+		return -1;
+	return snprintf(body, size, "X %s", r->ext);
+}
+
+/* Decode a header's fields: 0, -1 malformed, -2 another version. */
+static int
+store_dec_header(char **f, int n, struct store_record *r, const char **why)
+{
+	uint64_t v;
+
+	if (n != 3 || strcmp(f[1], STORE_MAGIC) != 0 ||
+	    token_u64_parse(f[2], &v) < 0) {
+		*why = "malformed header";
+		return -1;
 	}
-	for (int i = 0; i < n; i++)
-		if (f[i][0] == '\0')
-			return -1;
-	return n;
+	if (v != STORE_VERSION) {
+		*why = "unsupported store version";
+		return -2;
+	}
+	r->version = (unsigned)v;
+	return 0;
 }
 
 /* Decode a session record's fields (after "S"); -1 with why set. */
 static int
-store_decode_session(char **f, int n, struct session *s, const char **why)
+store_dec_session(char **f, int n, struct store_record *r, const char **why)
 {
+	struct session *s = &r->session;
 	char mac[WK_MAC_STRLEN];
 
 	memset(s, 0, sizeof(*s));
@@ -163,9 +161,139 @@ store_decode_session(char **f, int n, struct session *s, const char **why)
 	return 0;
 }
 
+/* Decode a nonce record's fields. */
+static int
+store_dec_nonce(char **f, int n, struct store_record *r, const char **why)
+{
+	if (n != 3 || !token_nonce_valid(f[1]) ||
+	    token_u64_parse(f[2], &r->until) < 0) {
+		*why = "malformed nonce record";
+		return -1;
+	}
+	memcpy(r->nonce, f[1], strlen(f[1]) + 1);
+	return 0;
+}
+
+/* Decode an extension record: one payload token. */
+static int
+store_dec_ext(char **f, int n, struct store_record *r, const char **why)
+{
+	if (n != 2 || !store_ext_valid(f[1])) {
+		*why = "malformed extension record";
+		return -1;
+	}
+	memcpy(r->ext, f[1], strlen(f[1]) + 1);
+	return 0;
+}
+
+/* True for an extension payload the format can carry: 1..STORE_EXT_MAX
+ * printable ASCII bytes, no space. */
+bool
+store_ext_valid(const char *payload)
+{
+	size_t n = strlen(payload);
+
+	if (n == 0 || n > STORE_EXT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)payload[i] <= 0x20 || (unsigned char)payload[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* What a restore tells its callback, and counts. */
+struct store_loadctx {
+	const struct store_state *ss;
+	store_error_cb cb;
+	void *arg;
+	const char *path;
+	unsigned long line;
+	struct store_stats *stats;
+};
+
+static void store_report(store_error_cb cb, void *arg, const char *path,
+    unsigned long line, const char *msg, struct store_stats *stats);
+static void store_apply_session(const struct store_record *r,
+    struct store_loadctx *lc);
+static void store_apply_nonce(const struct store_record *r,
+    struct store_loadctx *lc);
+static void store_apply_ext(const struct store_record *r,
+    struct store_loadctx *lc);
+
+/* The record kinds: the first field names the kind, the rest are its own.
+ * A new kind (another engineer's queue, say) is one more row, one more
+ * member of struct store_record and one more source for compaction. */
+static const struct store_kind {
+	const char *tag;
+	enum store_rec_type type;
+	int (*encode)(const struct store_record *r, char *body, size_t size);
+	int (*decode)(char **f, int n, struct store_record *r, const char **why);
+	void (*apply)(const struct store_record *r, struct store_loadctx *lc);
+} store_kinds[] = {
+	{ "H", STORE_REC_HEADER, store_enc_header, store_dec_header, NULL },
+	{ "S", STORE_REC_SESSION, store_enc_session, store_dec_session,
+	  store_apply_session },
+	{ "N", STORE_REC_NONCE, store_enc_nonce, store_dec_nonce,
+	  store_apply_nonce },
+	{ "X", STORE_REC_EXT, store_enc_ext, store_dec_ext, store_apply_ext },
+};
+#define STORE_NKINDS (sizeof(store_kinds) / sizeof(store_kinds[0]))
+
+/* The kind table row of a record type, or NULL. */
+static const struct store_kind *
+store_kind_of(enum store_rec_type type)
+{
+	for (size_t i = 0; i < STORE_NKINDS; i++)
+		if (store_kinds[i].type == type)
+			return &store_kinds[i];
+	return NULL;
+}
+
+/* Encode one record as a full line "BODY *crc32hex\n" into buf; its length,
+ * or -1 if a field is invalid or buf is too small. */
+int
+store_record_encode(const struct store_record *r, char *buf, size_t len)
+{
+	const struct store_kind *k = store_kind_of(r->type);
+	char body[STORE_LINE_MAX];
+	int n;
+
+	if (k == NULL || (n = k->encode(r, body, sizeof(body))) < 0 ||
+	    (size_t)n + STORE_CRC_LEN + 1 >= sizeof(body))
+		return -1;
+	n = snprintf(buf, len, "%s *%08x\n", body,
+	    (unsigned)store_crc32(body, (size_t)n));
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return n;
+}
+
+/* Split a NUL-terminated body on single spaces; the field count, or -1 on
+ * an empty field or too many. */
+static int
+store_split(char *body, char *f[STORE_FIELDS_MAX])
+{
+	int n = 0;
+
+	for (char *p = body;;) {
+		char *sp = strchr(p, ' ');
+		if (n == STORE_FIELDS_MAX)
+			return -1;
+		f[n++] = p;
+		if (sp == NULL)
+			break;
+		*sp = '\0';
+		p = sp + 1;
+	}
+	for (int i = 0; i < n; i++)
+		if (f[i][0] == '\0')
+			return -1;
+	return n;
+}
+
 /* Decode one line (without its newline): visible ASCII and spaces only,
  * ending in " *" and the CRC-32 of what precedes it as 8 lower-case hex
- * digits, then the fields of its type. 0, -1 with why set to a short
+ * digits, then the fields of its kind. 0, -1 with why set to a short
  * reason for the operator, or -2 for a header of another version. */
 int
 store_record_decode(const char *line, size_t len, struct store_record *out,
@@ -215,61 +343,13 @@ store_record_decode(const char *line, size_t len, struct store_record *out,
 		*why = "malformed fields";
 		return -1;
 	}
-	if (strcmp(f[0], "H") == 0) {
-		uint64_t v;
-		out->type = STORE_REC_HEADER;
-		if (n != 3 || strcmp(f[1], STORE_MAGIC) != 0 ||
-		    token_u64_parse(f[2], &v) < 0) {
-			*why = "malformed header";
-			return -1;
+	for (size_t i = 0; i < STORE_NKINDS; i++)
+		if (strcmp(f[0], store_kinds[i].tag) == 0) {
+			out->type = store_kinds[i].type;
+			return store_kinds[i].decode(f, n, out, why);
 		}
-		if (v != STORE_VERSION) {
-			*why = "unsupported store version";
-			return -2;
-		}
-		out->version = (unsigned)v;
-		return 0;
-	}
-	if (strcmp(f[0], "S") == 0) {
-		out->type = STORE_REC_SESSION;
-		return store_decode_session(f, n, &out->session, why);
-	}
-	if (strcmp(f[0], "N") == 0) {
-		out->type = STORE_REC_NONCE;
-		if (n != 3 || !token_nonce_valid(f[1]) ||
-		    token_u64_parse(f[2], &out->until) < 0) {
-			*why = "malformed nonce record";
-			return -1;
-		}
-		memcpy(out->nonce, f[1], strlen(f[1]) + 1);
-		return 0;
-	}
-	if (strcmp(f[0], "X") == 0) {
-		out->type = STORE_REC_EXT;
-		if (n != 2 || !store_ext_valid(f[1])) {
-			*why = "malformed extension record";
-			return -1;
-		}
-		memcpy(out->ext, f[1], strlen(f[1]) + 1);
-		return 0;
-	}
 	*why = "unknown record type";
 	return -1;
-}
-
-/* True for an extension payload the format can carry: 1..STORE_EXT_MAX
- * printable ASCII bytes, no space. */
-bool
-store_ext_valid(const char *payload)
-{
-	size_t n = strlen(payload);
-
-	if (n == 0 || n > STORE_EXT_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)payload[i] <= 0x20 || (unsigned char)payload[i] > 0x7e)
-			return false;
-	return true;
 }
 
 /* Report one problem through the callback, if any, and count it. */
@@ -282,47 +362,64 @@ store_report(store_error_cb cb, void *arg, const char *path,
 		cb(path, line, msg, arg);
 }
 
-/* Apply one decoded record to the table and cache: the latest session
- * record of a MAC wins; ended, config and expired ones are dropped. The
- * idle timer of a restored session restarts at now (last_seen is only as
- * fresh as the last record, and downtime is not the client's idleness). */
+/* Restore a session record: the latest one of a MAC wins; ended, config
+ * and expired ones are dropped. Times go from the file's wall clock to the
+ * session clock. The idle timer of a restored session restarts at now
+ * (last_seen is only as fresh as the last record, and downtime is not the
+ * client's idleness). */
 static void
-store_apply(const struct store_record *r, struct session_table *tab,
-    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    const char *path, unsigned long line, struct store_stats *stats)
+store_apply_session(const struct store_record *r, struct store_loadctx *lc)
 {
-	if (r->type == STORE_REC_SESSION) {
-		struct session s = r->session;
-		if (s.state != SESSION_ADMITTED || s.source == SESSION_SRC_CONFIG ||
-		    (s.expires != SESSION_FOREVER && s.expires <= now)) {
-			(void)session_forget(tab, &s.mac);
-			stats->dropped++;
-			return;
-		}
-		s.last_seen = now;
-		if (session_restore(tab, &s) < 0)
-			store_report(cb, arg, path, line,
-			    "session table full or bad MAC, session dropped", stats);
-	} else if (r->type == STORE_REC_NONCE) {
-		if (r->until <= now) {
-			stats->dropped++;
-			return;
-		}
-		switch (nonce_use(nc, r->nonce, r->until, now)) {
-		case NONCE_OK:
-		case NONCE_REPLAY: /* the same nonce twice: one is enough */
-			break;
-		case NONCE_FULL:
-		case NONCE_INVALID:
-			store_report(cb, arg, path, line,
-			    "nonce cache full, used nonce dropped (replay "
-			    "possible until it expires: raise its capacity)", stats);
-			break;
-		}
+	const struct store_state *ss = lc->ss;
+	struct session s = r->session;
+
+	if (s.state != SESSION_ADMITTED || s.source == SESSION_SRC_CONFIG ||
+	    (s.expires != SESSION_FOREVER && s.expires <= ss->now)) {
+		(void)session_forget(ss->tab, &s.mac);
+		lc->stats->dropped++;
+		return;
+	}
+	session_shift(&s, -ss->session_off);
+	s.last_seen = ss->now - (uint64_t)ss->session_off;
+	if (session_restore(ss->tab, &s) < 0)
+		store_report(lc->cb, lc->arg, lc->path, lc->line,
+		    "session table full or bad MAC, session dropped", lc->stats);
+}
+
+/* Restore a used nonce until its grant's end (wall clock). */
+static void
+store_apply_nonce(const struct store_record *r, struct store_loadctx *lc)
+{
+	const struct store_state *ss = lc->ss;
+
+	if (r->until <= ss->now) {
+		lc->stats->dropped++;
+		return;
+	}
+	switch (nonce_use(ss->nc, r->nonce, r->until, ss->now)) {
+	case NONCE_OK:
+	case NONCE_REPLAY: /* the same nonce twice: one is enough */
+		break;
+	case NONCE_FULL:
+	case NONCE_INVALID:
+		store_report(lc->cb, lc->arg, lc->path, lc->line,
+		    "nonce cache full, used nonce dropped (replay "
+		    "possible until it expires: raise its capacity)", lc->stats);
+		break;
 	}
 }
 
-/* Count the admitted sessions and unexpired nonces after a load. */
+/* Hand an extension record to its owner, in file order. */
+static void
+store_apply_ext(const struct store_record *r, struct store_loadctx *lc)
+{
+	const struct store_ext *ext = lc->ss->ext;
+
+	if (ext != NULL && ext->load != NULL)
+		ext->load(r->ext, ext->arg);
+}
+
+/* Count the admitted sessions after a load. */
 static void
 store_count_session(const struct session *s, void *arg)
 {
@@ -332,20 +429,21 @@ store_count_session(const struct session *s, void *arg)
 		stats->sessions++;
 }
 
-/* Read the state file at path into tab and nc (which should be empty),
- * reporting each bad line (number and reason) through cb and keeping every
- * good one. A missing file is an empty state. 0, or -1 (reported) when the
- * file exists but cannot be read to its end or is of another version: the
- * caller must then not compact over it. */
-static int
-store_load_ext(const char *path, struct session_table *tab,
-    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats, const struct store_ext *ext)
+/* Read the state file at path into ss's table and cache (which should be
+ * empty), reporting each bad line (number and reason) through cb and
+ * keeping every good one. A missing file is an empty state. 0, or -1
+ * (reported) when the file exists but cannot be read to its end or is of
+ * another version: the caller must then not compact over it. */
+int
+store_load(const char *path, const struct store_state *ss,
+    store_error_cb cb, void *arg, struct store_stats *stats)
 {
 	struct store_stats dummy;
+	struct store_loadctx lc;
 	char *line = NULL, msg[160];
 	struct stat sb;
 	size_t cap = 0;
+	uint64_t off = 0;
 	int fd, dec, rc = 0;
 	ssize_t n;
 	FILE *fp;
@@ -353,6 +451,7 @@ store_load_ext(const char *path, struct session_table *tab,
 	if (stats == NULL)
 		stats = &dummy;
 	memset(stats, 0, sizeof(*stats));
+	lc = (struct store_loadctx){ ss, cb, arg, path, 0, stats };
 	/* O_NONBLOCK: a FIFO in its place must not hang the start. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
@@ -373,11 +472,16 @@ store_load_ext(const char *path, struct session_table *tab,
 	}
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		struct store_record r;
+		const struct store_kind *k;
 		const char *why = NULL;
 		bool torn = line[n - 1] != '\n';
 		size_t len = torn ? (size_t)n : (size_t)n - 1;
 
 		stats->lines++;
+		lc.line = stats->lines;
+		off += (uint64_t)n;
+		if (!torn)
+			stats->good_end = off;
 		dec = store_record_decode(line, len, &r, &why);
 		if (dec == -2) {
 			/* Written by another version: do not guess at its
@@ -394,12 +498,11 @@ store_load_ext(const char *path, struct session_table *tab,
 			continue;
 		}
 		/* A torn tail whose checksum holds lost only its newline. */
-		if (r.type == STORE_REC_EXT) {
-			if (ext != NULL && ext->load != NULL)
-				ext->load(r.ext, ext->arg);
-			continue;
-		}
-		store_apply(&r, tab, nc, now, cb, arg, path, stats->lines, stats);
+		if (torn)
+			stats->tail_applied = true;
+		k = store_kind_of(r.type);
+		if (k != NULL && k->apply != NULL)
+			k->apply(&r, &lc);
 	}
 	/* A file not read to its end must not be compacted over. */
 	if (ferror(fp)) {
@@ -410,20 +513,9 @@ store_load_ext(const char *path, struct session_table *tab,
 	}
 	free(line);
 	(void)fclose(fp);
-	session_foreach(tab, store_count_session, stats);
-	stats->nonces = nonce_count(nc);
+	session_foreach(ss->tab, store_count_session, stats);
+	stats->nonces = nonce_count(ss->nc);
 	return rc;
-}
-
-/* Read the state file at path into tab and nc (which should be empty),
- * reporting each bad line through cb; extension records are skipped.
- * See store_load_ext. */
-int
-store_load(const char *path, struct session_table *tab,
-    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats)
-{
-	return store_load_ext(path, tab, nc, now, cb, arg, stats, NULL);
 }
 
 /* Write all of buf to fd (retrying short writes and EINTR); 0 or -1. */
@@ -462,12 +554,21 @@ store_sync_dir(const char *path)
 	return rc;
 }
 
-/* Append whole lines to the journal, then fsync if asked. A failed write
- * is cut back to the last complete record so that the next append does
- * not glue onto a torn line; if even that fails, or fsync fails (the page
- * cache state is then unknown), the store is broken until compacted. */
+/* True for the errors that mean "no room": a compaction (with the reserve
+ * for a full disk, or simply a smaller file for a file size limit) can
+ * help. */
+static bool
+store_nospace(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EFBIG;
+}
+
+/* Write whole lines to the journal once, then fsync if asked. A failed
+ * write is cut back to the last complete record so that the next append
+ * does not glue onto a torn line; if even that fails, or fsync fails (the
+ * page cache state is then unknown), the store is broken until compacted. */
 static int
-store_append(struct store *st, const char *buf, size_t len, size_t nrec,
+store_append_once(struct store *st, const char *buf, size_t len, size_t nrec,
     bool sync)
 {
 	int saved;
@@ -492,23 +593,48 @@ store_append(struct store *st, const char *buf, size_t len, size_t nrec,
 	return 0;
 }
 
+/* Append whole lines; on a full disk, compact (the reserve makes room for
+ * that) and try once more, so that a journal of dead records never blocks
+ * a grant. The records appended are not yet in ss (a grant is applied to
+ * the table only once it is on disk), so compaction cannot lose them. */
+static int
+store_append(struct store *st, const struct store_state *ss, const char *buf,
+    size_t len, size_t nrec, bool sync)
+{
+	int saved;
+
+	if (store_append_once(st, buf, len, nrec, sync) == 0)
+		return 0;
+	saved = errno;
+	if (ss == NULL || !store_nospace(saved) || st->broken ||
+	    store_compact(st, ss) < 0) {
+		errno = saved;
+		return -1;
+	}
+	return store_append_once(st, buf, len, nrec, sync);
+}
+
 /* Journal a session's current state (grant, revoke, expiry, accounting
- * checkpoint); with sync, durable on return. 0 or -1 (errno). */
+ * checkpoint) in wall time; with sync, durable on return. 0 or -1 (errno). */
 int
-store_append_session(struct store *st, const struct session *s, bool sync)
+store_append_session(struct store *st, const struct store_state *ss,
+    const struct session *s, bool sync)
 {
 	struct store_record r = { .type = STORE_REC_SESSION, .session = *s };
 	char buf[STORE_LINE_MAX];
-	int n = store_record_encode(&r, buf, sizeof(buf));
+	int n;
 
-	if (n < 0) {
+	session_shift(&r.session, ss->session_off);
+	if ((n = store_record_encode(&r, buf, sizeof(buf))) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	return store_append(st, buf, (size_t)n, 1, sync);
+	return store_append(st, ss, buf, (size_t)n, 1, sync);
 }
 
-/* Journal an extension record; with sync, durable on return. 0 or -1. */
+/* Journal an extension record; with sync, durable on return. 0 or -1.
+ * (Its owner holds no store_state: on a full disk it fails, and the next
+ * grant's compaction makes room.) */
 int
 store_append_ext(struct store *st, const char *payload, bool sync)
 {
@@ -525,7 +651,7 @@ store_append_ext(struct store *st, const char *payload, bool sync)
 		errno = EINVAL;
 		return -1;
 	}
-	return store_append(st, buf, (size_t)n, 1, sync);
+	return store_append(st, NULL, buf, (size_t)n, 1, sync);
 }
 
 /* Journal a used nonce; with sync, durable on return. 0 or -1 (errno). */
@@ -546,15 +672,15 @@ store_append_nonce(struct store *st, const char *nonce, uint64_t until,
 		errno = EINVAL;
 		return -1;
 	}
-	return store_append(st, buf, (size_t)n, 1, sync);
+	return store_append(st, NULL, buf, (size_t)n, 1, sync);
 }
 
 /* Journal a grant before acknowledging it: the nonce record (if nonce is
  * not NULL) then the session record, in one write and one fsync. 0 once
  * both are on disk, or -1 (errno): then do not acknowledge the grant. */
 int
-store_append_grant(struct store *st, const struct session *s,
-    const char *nonce, uint64_t until)
+store_append_grant(struct store *st, const struct store_state *ss,
+    const struct session *s, const char *nonce, uint64_t until)
 {
 	struct store_record r;
 	char buf[2 * STORE_LINE_MAX];
@@ -579,12 +705,13 @@ store_append_grant(struct store *st, const struct session *s,
 	memset(&r, 0, sizeof(r));
 	r.type = STORE_REC_SESSION;
 	r.session = *s;
+	session_shift(&r.session, ss->session_off);
 	if ((n = store_record_encode(&r, buf + len, sizeof(buf) - len)) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	len += (size_t)n;
-	return store_append(st, buf, len, nonce != NULL ? 2 : 1, true);
+	return store_append(st, ss, buf, len, nonce != NULL ? 2 : 1, true);
 }
 
 /* Make every record appended so far durable (group commit). */
@@ -602,13 +729,22 @@ store_sync(struct store *st)
 	return 0;
 }
 
+/* The table holds a change the journal could not take (a revocation on a
+ * full disk): compact at the next chance, which writes the table as it is. */
+void
+store_mark_pending(struct store *st)
+{
+	st->pending = true;
+}
+
 /* Buffered writer used by compaction; remembers the first error. */
 struct store_writer {
 	int fd;
 	int err;           /* errno of the first failure, 0 if none */
 	size_t used;
 	size_t records;
-	uint64_t now;
+	const struct store_state *ss;
+	struct store *st;
 	char buf[STORE_BUF];
 };
 
@@ -637,15 +773,18 @@ store_writer_put(struct store_writer *w, const struct store_record *r)
 	w->records++;
 }
 
-/* Compaction callback: keep sessions that restore would keep. */
+/* Compaction callback: keep sessions that restore would keep, in wall
+ * time. */
 static void
 store_put_session(const struct session *s, void *arg)
 {
 	struct store_writer *w = arg;
 	struct store_record r = { .type = STORE_REC_SESSION, .session = *s };
 
-	if (s->state != SESSION_ADMITTED || s->source == SESSION_SRC_CONFIG ||
-	    (s->expires != SESSION_FOREVER && s->expires <= w->now))
+	if (s->state != SESSION_ADMITTED || s->source == SESSION_SRC_CONFIG)
+		return;
+	session_shift(&r.session, w->ss->session_off);
+	if (r.session.expires != SESSION_FOREVER && r.session.expires <= w->ss->now)
 		return;
 	store_writer_put(w, &r);
 }
@@ -657,19 +796,69 @@ store_put_nonce(const char *nonce, uint64_t until, void *arg)
 	struct store_writer *w = arg;
 	struct store_record r = { .type = STORE_REC_NONCE, .until = until };
 
-	if (until <= w->now)
+	if (until <= w->ss->now)
 		return;
 	memcpy(r.nonce, nonce, strlen(nonce) + 1);
 	store_writer_put(w, &r);
 }
 
-/* Rewrite the state file from the live table and cache: write path.tmp,
- * fsync it, rename it over path, fsync the directory, then continue the
- * journal on the new file. A crash at any point leaves either the old or
- * the new file whole. Clears a broken store. 0 or -1 (errno). */
+/* Compaction source: the live sessions. */
+static void
+store_source_sessions(struct store_writer *w)
+{
+	session_foreach(w->ss->tab, store_put_session, w);
+}
+
+/* Compaction source: the unexpired nonces. */
+static void
+store_source_nonces(struct store_writer *w)
+{
+	nonce_foreach(w->ss->nc, store_put_nonce, w);
+}
+
+/* Compaction source: another module's records (its dump callback calls
+ * store_ext_put for each one it keeps). */
+static void
+store_source_ext(struct store_writer *w)
+{
+	const struct store_ext *ext = w->ss->ext;
+
+	if (ext == NULL || ext->dump == NULL)
+		return;
+	w->st->w = w;
+	ext->dump(w->st, ext->arg);
+	w->st->w = NULL;
+}
+
+/* What a compaction writes after the header, in this order: one row per
+ * thing the state file mirrors. */
+static void (*const store_sources[])(struct store_writer *w) = {
+	store_source_sessions,
+	store_source_nonces,
+	store_source_ext,
+};
+
+/* Compaction callback (from store_ext.dump): keep one extension record. */
 int
-store_compact(struct store *st, const struct session_table *tab,
-    const struct nonce_cache *nc, uint64_t now)
+store_ext_put(struct store *st, const char *payload)
+{
+	struct store_record r = { .type = STORE_REC_EXT };
+
+	if (st->w == NULL || !store_ext_valid(payload)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(r.ext, payload, strlen(payload) + 1);
+	store_writer_put(st->w, &r);
+	return st->w->err == 0 ? 0 : -1;
+}
+
+/* Rewrite the state file from the live state: write path.tmp, fsync it,
+ * rename it over path, fsync the directory, then continue the journal on
+ * the new file. A crash at any point leaves either the old or the new file
+ * whole. 0 or -1 (errno). */
+static int
+store_rewrite(struct store *st, const struct store_state *ss)
 {
 	struct store_record hdr = { .type = STORE_REC_HEADER,
 				    .version = STORE_VERSION };
@@ -685,15 +874,11 @@ store_compact(struct store *st, const struct session_table *tab,
 	if (fd < 0)
 		goto fail;
 	w->fd = fd;
-	w->now = now;
+	w->ss = ss;
+	w->st = st;
 	store_writer_put(w, &hdr);
-	session_foreach(tab, store_put_session, w);
-	nonce_foreach(nc, store_put_nonce, w);
-	if (st->ext.dump != NULL) {
-		st->w = w;
-		st->ext.dump(st, st->ext.arg);
-		st->w = NULL;
-	}
+	for (size_t i = 0; i < sizeof(store_sources) / sizeof(store_sources[0]); i++)
+		store_sources[i](w);
 	if (w->err == 0 && store_write_all(fd, w->buf, w->used) < 0)
 		w->err = errno;
 	if (w->err != 0) {
@@ -722,6 +907,7 @@ store_compact(struct store *st, const struct session_table *tab,
 	st->size = sb.st_size;
 	st->records = w->records;
 	st->broken = false;
+	st->pending = false;
 	free(w);
 	return 0;
 fail_broken:
@@ -740,78 +926,211 @@ fail:
 	return -1;
 }
 
-/* Compaction callback (from store_ext.dump): keep one extension record. */
-int
-store_ext_put(struct store *st, const char *payload)
+/* The reserve the state file should keep: room for a compaction of what
+ * it holds now, twice over, and never less than STORE_RESERVE_MIN. */
+static uint64_t
+store_reserve_want(const struct store *st)
 {
-	struct store_record r = { .type = STORE_REC_EXT };
+	uint64_t want = 2 * (uint64_t)st->size;
 
-	if (st->w == NULL || !store_ext_valid(payload)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(r.ext, payload, strlen(payload) + 1);
-	store_writer_put(st->w, &r);
-	return st->w->err == 0 ? 0 : -1;
+	return want > STORE_RESERVE_MIN ? want : STORE_RESERVE_MIN;
 }
 
-/* Restore from path into tab and nc (see store_load), then compact at once:
- * the bad lines are gone, a torn tail cannot glue onto the next record, and
- * the journal starts from a clean snapshot. *out is the open store, or -1
- * (reported through cb) when the file cannot be read or rewritten. */
+/* Grow the reserve file (path.reserve, allocated, never written) to what
+ * store_reserve_want asks, as far as the disk allows; best effort. */
+static void
+store_reserve_grow(struct store *st)
+{
+	uint64_t want = store_reserve_want(st);
+	struct stat sb;
+	int fd;
+
+	if (st->reserve_size >= want)
+		return;
+	fd = open(st->reserve, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	/* posix_fallocate returns the error; a disk that cannot give all of
+	 * it may still give half, a quarter... down to one page. */
+	for (uint64_t n = want; n >= 4096 && n > st->reserve_size; n /= 2)
+		if (posix_fallocate(fd, 0, (off_t)n) == 0)
+			break;
+	if (fstat(fd, &sb) == 0) {
+		uint64_t have = (uint64_t)sb.st_blocks * 512;
+		st->reserve_size = have < (uint64_t)sb.st_size ? have
+		    : (uint64_t)sb.st_size;
+	}
+	(void)close(fd);
+}
+
+/* Give the reserve back to the filesystem, so that a compaction fits. */
+static void
+store_reserve_release(struct store *st)
+{
+	if (unlink(st->reserve) == 0 || errno == ENOENT)
+		st->reserve_size = 0;
+}
+
+/* Compact: rewrite the file from the live state (see store_rewrite); on a
+ * full disk release the reserve and try again, then grow the reserve back
+ * from the space the old journal gave up. Clears a broken or pending
+ * store. 0 or -1 (errno). */
 int
-store_open_ext(const char *path, struct session_table *tab,
-    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats, const struct store_ext *ext, struct store **out)
+store_compact(struct store *st, const struct store_state *ss)
+{
+	int rc = store_rewrite(st, ss), saved;
+
+	if (rc < 0 && store_nospace(errno) && st->reserve_size > 0) {
+		store_reserve_release(st);
+		rc = store_rewrite(st, ss);
+	}
+	saved = errno;
+	if (rc == 0)
+		store_reserve_grow(st);
+	errno = saved;
+	return rc;
+}
+
+/* Continue the journal on the file as it is, when a start finds no room
+ * to compact it: cut a torn tail back to the last complete line (which
+ * frees space) and append after it. The store then wants a compaction
+ * (pending) as soon as there is room. 0, or -1 if the file cannot be
+ * opened (the store then starts broken: nothing is acknowledged until a
+ * compaction succeeds). */
+static int
+store_resume(struct store *st, const struct store_stats *stats)
+{
+	struct stat sb;
+	int fd = open(st->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+
+	st->pending = true;
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			(void)close(fd);
+		st->broken = true;
+		return -1;
+	}
+	if ((uint64_t)sb.st_size > stats->good_end &&
+	    ftruncate(fd, (off_t)stats->good_end) < 0) {
+		(void)close(fd);
+		st->broken = true;
+		return -1;
+	}
+	st->fd = fd;
+	st->size = (off_t)stats->good_end;
+	st->records = stats->lines;
+	return 0;
+}
+
+/* Restore from path into ss (see store_load), then compact at once: the
+ * bad lines are gone, a torn tail cannot glue onto the next record, and
+ * the journal starts from a clean snapshot. On a full disk the start goes
+ * on with the journal as it is (store_resume): the sessions on disk are
+ * restored whatever the space left. *out is the open store, or -1
+ * (reported through cb) when the file cannot be read, or cannot be
+ * written for another reason than space. */
+int
+store_open(const char *path, const struct store_state *ss,
+    store_error_cb cb, void *arg, struct store_stats *stats,
+    struct store **out)
 {
 	struct store_stats dummy;
 	struct store *st;
-	char msg[160];
+	struct stat sb;
+	char msg[200];
 
 	*out = NULL;
 	if (stats == NULL)
 		stats = &dummy;
-	if (store_load_ext(path, tab, nc, now, cb, arg, stats, ext) < 0)
+	if (store_load(path, ss, cb, arg, stats) < 0)
 		return -1;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -1;
 	st->fd = -1;
-	if (ext != NULL)
-		st->ext = *ext;
 	st->path = strdup(path);
-	if (st->path == NULL || asprintf(&st->tmp, "%s.tmp", path) < 0) {
-		st->tmp = NULL;
+	if (st->path == NULL || asprintf(&st->tmp, "%s.tmp", path) < 0 ||
+	    asprintf(&st->reserve, "%s.reserve", path) < 0) {
+		st->tmp = st->reserve = NULL;
 		goto fail;
 	}
-	if (store_compact(st, tab, nc, now) < 0) {
-		snprintf(msg, sizeof(msg), "cannot write state file: %s",
-		    strerror(errno));
-		store_report(cb, arg, path, 0, msg, stats);
-		goto fail;
+	if (stat(st->reserve, &sb) == 0 && S_ISREG(sb.st_mode))
+		st->reserve_size = (uint64_t)sb.st_size;
+	if (store_compact(st, ss) == 0) {
+		stats->compacted = true;
+		*out = st;
+		return 0;
 	}
-	*out = st;
-	return 0;
+	if (store_nospace(errno)) {
+		bool ok = store_resume(st, stats) == 0;
+		snprintf(msg, sizeof(msg), "no space to compact the state file; "
+		    "%s until there is room", ok ? "continuing its journal as it is"
+		    : "grants are refused");
+		if (cb != NULL) /* a notice, not a bad line */
+			cb(path, 0, msg, arg);
+		*out = st;
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "cannot write state file: %s",
+	    strerror(errno));
+	store_report(cb, arg, path, 0, msg, stats);
 fail:
 	store_close(st);
 	return -1;
 }
 
-/* store_open_ext without extension records. */
-int
-store_open(const char *path, struct session_table *tab,
-    struct nonce_cache *nc, uint64_t now, store_error_cb cb, void *arg,
-    struct store_stats *stats, struct store **out)
-{
-	return store_open_ext(path, tab, nc, now, cb, arg, stats, NULL, out);
-}
-
-/* True when the journal holds far more records than the live state:
- * more than 1024 and more than twice live (sessions + nonces). */
+/* True when a compaction is due: the store is broken or pending, or the
+ * journal is larger than STORE_COMPACT_BYTES and holds more than twice
+ * the live records, or the disk is short of room for another copy of it
+ * and there are dead records to reclaim (docs/grants.md). */
 bool
 store_should_compact(const struct store *st, size_t live)
 {
-	return st->broken || (st->records > 1024 && st->records / 2 > live);
+	if (st->broken || st->pending)
+		return true;
+	if (st->size > STORE_COMPACT_BYTES && st->records / 2 > live)
+		return true;
+	return st->space_known &&
+	    st->space_left < (uint64_t)st->size + STORE_RESERVE_MIN &&
+	    st->records > live + 16;
+}
+
+/* Once a second: look at the space left, compact when it is due (after a
+ * failure, wait 1, 2, 4, then 8 calls before trying again: on a full disk
+ * an attempt fails at its first write, so this bounds the log, not the
+ * cost), and grow the reserve while there is room. live is the number of records a compaction would write. 0, or
+ * -1 (errno) when a compaction failed. */
+int
+store_maintain(struct store *st, const struct store_state *ss, size_t live)
+{
+	struct statvfs vfs;
+	int fd = st->fd;
+
+	if (st->skip > 0) {
+		st->skip--;
+		return 0;
+	}
+	st->space_known = false;
+	if (fd >= 0 && fstatvfs(fd, &vfs) == 0) {
+		st->space_known = true;
+		st->space_left = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	}
+	if (!store_should_compact(st, live)) {
+		if (st->space_known && st->reserve_size < store_reserve_want(st) &&
+		    st->space_left > 2 * store_reserve_want(st))
+			store_reserve_grow(st);
+		return 0;
+	}
+	if (store_compact(st, ss) < 0) {
+		int saved = errno;
+		st->backoff = st->backoff == 0 ? 1 : st->backoff >= 8 ? 8
+		    : 2 * st->backoff;
+		st->skip = st->backoff;
+		errno = saved;
+		return -1;
+	}
+	st->backoff = 0;
+	return 0;
 }
 
 /* Records in the file since the last compaction (header included). */
@@ -821,7 +1140,29 @@ store_journal_records(const struct store *st)
 	return st->records;
 }
 
-/* Close the journal and free the store (the file stays). */
+/* Bytes of the journal (to the end of the last complete record). */
+uint64_t
+store_size(const struct store *st)
+{
+	return (uint64_t)st->size;
+}
+
+/* Bytes the reserve file holds for the next compaction. */
+uint64_t
+store_reserve_size(const struct store *st)
+{
+	return st->reserve_size;
+}
+
+/* True when the table holds changes the journal lacks (see
+ * store_mark_pending) or the store cannot append (broken). */
+bool
+store_pending(const struct store *st)
+{
+	return st->pending || st->broken;
+}
+
+/* Close the journal and free the store (the files stay). */
 void
 store_close(struct store *st)
 {
@@ -831,5 +1172,6 @@ store_close(struct store *st)
 		(void)close(st->fd);
 	free(st->path);
 	free(st->tmp);
+	free(st->reserve);
 	free(st);
 }

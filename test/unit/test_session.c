@@ -25,6 +25,9 @@ mac_n(unsigned n)
 	return m;
 }
 
+/* A pointer to a MAC made from a number, for one full expression. */
+#define MP(n) (&(struct wk_mac[1]){ mac_n(n) }[0])
+
 /* A table with the given limits and a small capacity. */
 static struct session_table *
 table_new(uint64_t timeout, uint64_t idle, uint64_t bytes, size_t cap)
@@ -661,6 +664,153 @@ test_session_own_limits(void **state)
 	session_table_free(tab);
 }
 
+/* session_prepare builds the new session aside: the table (and an
+ * admitted session the MAC already has) is untouched until
+ * session_restore applies it, so a grant the disk refuses changes nothing. */
+static void
+test_prepare_leaves_table(void **state)
+{
+	struct session_table *tab = table_new(3600, 0, 0, 16);
+	struct wk_mac m = mac_n(1), bcast = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+	struct session ns;
+	const struct session *s;
+
+	(void)state;
+	assert_non_null(session_grant(tab, &m, T0, 100, SESSION_SRC_CTL));
+	assert_int_equal(session_prepare(tab, &m, T0 + 10, 500, SESSION_SRC_SPLASH,
+	    &ns), 0);
+	assert_int_equal(ns.expires, T0 + 510);
+	assert_int_equal(ns.source, SESSION_SRC_SPLASH);
+	s = session_find(tab, &m);
+	assert_int_equal(s->expires, T0 + 100);
+	assert_int_equal(s->source, SESSION_SRC_CTL);
+	assert_true(session_check(tab, &m, T0 + 99, NULL));
+	assert_int_equal(session_restore(tab, &ns), 0);
+	assert_int_equal(session_find(tab, &m)->expires, T0 + 510);
+	assert_int_equal(session_prepare(tab, &bcast, T0, 1, SESSION_SRC_CTL, &ns), -1);
+	assert_int_equal(errno, EINVAL);
+	/* A table full of admitted sessions: prepare refuses, an ended one
+	 * would make room. */
+	for (unsigned i = 2; i <= 16; i++)
+		assert_non_null(session_grant(tab, MP(i),
+		    T0, 100, SESSION_SRC_CTL));
+	m = mac_n(99);
+	assert_false(session_can_hold(tab, &m));
+	assert_int_equal(session_prepare(tab, &m, T0, 1, SESSION_SRC_CTL, &ns), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_true(session_can_hold(tab, MP(5)));
+	assert_int_equal(session_revoke(tab, MP(5), T0), 0);
+	assert_true(session_can_hold(tab, &m));
+	assert_int_equal(session_prepare(tab, &m, T0, 1, SESSION_SRC_CTL, &ns), 0);
+	assert_int_equal(session_restore(tab, &ns), 0);
+	assert_null(session_find(tab, MP(5)));
+	session_table_free(tab);
+}
+
+/* session_shift moves times between the session clock and wall time,
+ * keeping "no end" and "still admitted" as they are. */
+static void
+test_shift(void **state)
+{
+	struct session s = { .start = 1000, .expires = 1600, .last_seen = 1200,
+			     .ended = 0 };
+
+	(void)state;
+	session_shift(&s, 5000);
+	assert_int_equal(s.start, 6000);
+	assert_int_equal(s.expires, 6600);
+	assert_int_equal(s.last_seen, 6200);
+	assert_int_equal(s.ended, 0);
+	session_shift(&s, -5000);
+	assert_int_equal(s.start, 1000);
+	s.expires = SESSION_FOREVER;
+	s.ended = 1500;
+	session_shift(&s, -2000);
+	assert_int_equal(s.start, 1); /* clamped */
+	assert_true(s.expires == SESSION_FOREVER);
+	assert_int_equal(s.ended, 1);
+}
+
+/* admit_per_minute per MAC and per address: the next admission in the
+ * window is refused with the seconds left; the window then reopens. */
+static void
+test_admission_rate(void **state)
+{
+	struct session_conf c = { .timeout = 3600, .keep_ended = 60,
+		.capacity = 64, .seed = 7, .admit_per_minute = 3 };
+	struct session_table *tab = session_table_create(&c);
+	struct wk_mac m = mac_n(1);
+	struct wk_ip a, b;
+	uint64_t retry = 0;
+
+	(void)state;
+	assert_int_equal(addr_ip_parse("10.0.0.5", &a), 0);
+	assert_int_equal(addr_ip_parse("10.0.0.6", &b), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(session_rate_ok(tab, &m, &a, T0 + i, &retry));
+		assert_non_null(session_grant(tab, &m, T0 + i, 100, SESSION_SRC_SPLASH));
+		session_admitted(tab, &m, &a, T0 + i);
+	}
+	assert_false(session_rate_ok(tab, &m, &b, T0 + 10, &retry));
+	assert_int_equal(retry, 50);
+	assert_true(session_rate_ok(tab, &m, &b, T0 + 60, &retry));
+	/* The address's own window: three other MACs from a, then a fourth. */
+	for (unsigned i = 0; i < 3; i++) {
+		struct wk_mac o = mac_n(10 + i);
+		assert_true(session_rate_ok(tab, &o, &a, T0 + 70, &retry));
+		assert_non_null(session_grant(tab, &o, T0 + 70, 100, SESSION_SRC_SPLASH));
+		session_admitted(tab, &o, &a, T0 + 70);
+	}
+	m = mac_n(20);
+	assert_false(session_rate_ok(tab, &m, &a, T0 + 71, &retry));
+	assert_true(session_rate_ok(tab, &m, &b, T0 + 71, &retry));
+	assert_true(session_rate_ok(tab, &m, NULL, T0 + 71, &retry));
+	session_table_free(tab);
+}
+
+/* A host cycling MACs from one address: with splash_per_addr 2, each new
+ * splash MAC names the oldest live one to end; other addresses and other
+ * sources are not touched. */
+static void
+test_addr_excess(void **state)
+{
+	struct session_conf c = { .timeout = 3600, .keep_ended = 60,
+		.capacity = 64, .seed = 7, .splash_per_addr = 2 };
+	struct session_table *tab = session_table_create(&c);
+	struct wk_mac out[SESSION_ADDR_RING], m;
+	struct wk_ip a, b;
+
+	(void)state;
+	assert_int_equal(addr_ip_parse("10.0.0.5", &a), 0);
+	assert_int_equal(addr_ip_parse("fd00::5", &b), 0);
+	for (unsigned i = 1; i <= 40; i++) {
+		size_t n;
+		m = mac_n(i);
+		n = session_addr_excess(tab, &a, &m, out, SESSION_ADDR_RING);
+		if (i <= 2)
+			assert_int_equal(n, 0);
+		else {
+			assert_int_equal(n, 1);
+			assert_true(addr_mac_equal(&out[0], MP(i - 2)));
+			assert_int_equal(session_revoke(tab, &out[0], T0 + i), 0);
+		}
+		assert_non_null(session_grant(tab, &m, T0 + i, 100, SESSION_SRC_SPLASH));
+		session_admitted(tab, &m, &a, T0 + i);
+	}
+	assert_int_equal(session_count_admitted(tab), 2);
+	/* The same MAC again is not its own excess; another address counts
+	 * apart; a ctl session from a is never named. */
+	assert_int_equal(session_addr_excess(tab, &a, &m, out, SESSION_ADDR_RING), 0);
+	m = mac_n(100);
+	assert_int_equal(session_addr_excess(tab, &b, &m, out, SESSION_ADDR_RING), 0);
+	assert_non_null(session_grant(tab, &m, T0, 100, SESSION_SRC_CTL));
+	session_admitted(tab, &m, &a, T0 + 50);
+	m = mac_n(101);
+	assert_int_equal(session_addr_excess(tab, &a, &m, out, SESSION_ADDR_RING), 1);
+	assert_true(addr_mac_equal(&out[0], MP(39)));
+	session_table_free(tab);
+}
+
 int
 main(void)
 {
@@ -672,6 +822,10 @@ main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_expire_sweep),
 		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_prepare_leaves_table),
+		cmocka_unit_test(test_shift),
+		cmocka_unit_test(test_admission_rate),
+		cmocka_unit_test(test_addr_excess),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_table_stress),
 		cmocka_unit_test(test_nonce_replay),

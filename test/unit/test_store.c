@@ -22,6 +22,10 @@
 
 #define T0 1700000000ULL
 
+/* The store's view of a fixture at wall time t, session clock = wall. */
+#define SS(fx, t) (&(struct store_state){ (fx)->tab, (fx)->nc, NULL, (t), 0 })
+#define SSX(fx, t, x) (&(struct store_state){ (fx)->tab, (fx)->nc, (x), (t), 0 })
+
 /* The example lines of docs/grants.md (CRC-32 computed with zlib). */
 #define EX_HEADER "H wicket-store 1 *f63d701a"
 #define EX_SESSION "S 02:00:5e:10:00:01 admitted signed none 1700000000 " \
@@ -394,7 +398,7 @@ test_file_roundtrip(void **state)
 	char nonce[32];
 	(void)state;
 
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e,
 	    &stats, &st), 0);
 	assert_int_equal(stats.lines, 0);
 	assert_int_equal(e.n, 0);
@@ -407,16 +411,16 @@ test_file_roundtrip(void **state)
 			snprintf(nonce, sizeof(nonce), "nonce-%05u", i);
 			assert_int_equal(nonce_use(fx->nc, nonce, T0 + 600 + i, T0),
 			    NONCE_OK);
-			assert_int_equal(store_append_grant(st, s, nonce,
+			assert_int_equal(store_append_grant(st, SS(fx, T0), s, nonce,
 			    T0 + 600 + i), 0);
 		} else {
-			assert_int_equal(store_append_grant(st, s, NULL, 0), 0);
+			assert_int_equal(store_append_grant(st, SS(fx, T0), s, NULL, 0), 0);
 		}
 	}
 	{
 		struct wk_mac m = mac_n(7);
 		assert_int_equal(session_account(fx->tab, &m, 4242, T0 + 5), 0);
-		assert_int_equal(store_append_session(st, session_find(fx->tab, &m),
+		assert_int_equal(store_append_session(st, SS(fx, T0), session_find(fx->tab, &m),
 		    false), 0);
 		assert_int_equal(store_sync(st), 0);
 		assert_int_equal(store_append_nonce(st, "extra-nonce", T0 + 50,
@@ -426,7 +430,7 @@ test_file_roundtrip(void **state)
 	store_close(st); /* the same as kill -9: every record was fsync'd */
 
 	fx_reset(fx);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0 + 10,
+	assert_int_equal(store_load(fx->path, SS(fx, T0 + 10),
 	    on_error, &e, &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.lines, 303);
@@ -467,7 +471,7 @@ test_truncated_tail(void **state)
 	snprintf(content, sizeof(content), "%s\n%s\n%.*s", EX_HEADER, EX_SESSION,
 	    20, EX_NONCE);
 	put_file(fx->path, content);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 1);
 	assert_int_equal(e.line[0], 3);
@@ -482,7 +486,7 @@ test_truncated_tail(void **state)
 	snprintf(content, sizeof(content), "%s\n%s\n%s", EX_HEADER, EX_SESSION,
 	    EX_NONCE);
 	put_file(fx->path, content);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.nonces, 1);
@@ -497,7 +501,7 @@ test_truncated_tail(void **state)
 		memcpy(part, content, cut);
 		part[cut] = '\0';
 		put_file(fx->path, part);
-		assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0,
+		assert_int_equal(store_load(fx->path, SS(fx, T0),
 		    on_error, &e, &stats), 0);
 		assert_true(e.n <= 1);
 		assert_int_equal(stats.sessions, cut >= strlen(EX_SESSION) ? 1 : 0);
@@ -533,7 +537,7 @@ test_corrupt_middle(void **state)
 	strcat(content, "garbage that is not a record\n\n");
 	strcat(content, EX_NONCE "\n");
 	put_file(fx->path, content);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 4);
 	assert_int_equal(e.line[0], 4);
@@ -618,7 +622,7 @@ test_restore_drops(void **state)
 		strcat(content, line);
 	}
 	put_file(fx->path, content);
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e,
 	    &stats, &st), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.sessions, 3);
@@ -637,7 +641,7 @@ test_restore_drops(void **state)
 	assert_int_equal(store_journal_records(st), 1 + 3 + 1);
 	store_close(st);
 	fx_reset(fx);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(stats.lines, 5);
 	assert_int_equal(stats.sessions, 3);
@@ -657,7 +661,7 @@ test_compaction(void **state)
 	char buf[65536], tmp[128];
 	(void)state;
 
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e,
 	    &stats, &st), 0);
 	for (unsigned round = 0; round < 10; round++)
 		for (unsigned i = 1; i <= 150; i++) {
@@ -665,13 +669,13 @@ test_compaction(void **state)
 			const struct session *s = session_grant(fx->tab, &m,
 			    T0 + round, i <= 100 ? 1000 : 5, SESSION_SRC_CTL);
 			assert_non_null(s);
-			assert_int_equal(store_append_session(st, s, false), 0);
+			assert_int_equal(store_append_session(st, SS(fx, T0), s, false), 0);
 		}
 	assert_int_equal(store_sync(st), 0);
 	{
 		struct wk_mac m = mac_n(1);
 		assert_int_equal(session_revoke(fx->tab, &m, T0 + 11), 0);
-		assert_int_equal(store_append_session(st, session_find(fx->tab, &m),
+		assert_int_equal(store_append_session(st, SS(fx, T0), session_find(fx->tab, &m),
 		    true), 0);
 	}
 	assert_int_equal(nonce_use(fx->nc, "compact-nonce", T0 + 500, T0), NONCE_OK);
@@ -682,7 +686,7 @@ test_compaction(void **state)
 	assert_int_equal(store_journal_records(st), 1 + 1500 + 3);
 	assert_true(store_should_compact(st, 150));
 	/* At T0+20: MACs 101..150 (5 s grants) and short-nonce have ended. */
-	assert_int_equal(store_compact(st, fx->tab, fx->nc, T0 + 20), 0);
+	assert_int_equal(store_compact(st, SS(fx, T0 + 20)), 0);
 	assert_int_equal(store_journal_records(st), 1 + 99 + 1);
 	assert_false(store_should_compact(st, 100));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fx->path);
@@ -696,12 +700,12 @@ test_compaction(void **state)
 		struct wk_mac m = mac_n(500);
 		const struct session *s = session_grant(fx->tab, &m, T0 + 21, 100,
 		    SESSION_SRC_SPLASH);
-		assert_int_equal(store_append_grant(st, s, NULL, 0), 0);
+		assert_int_equal(store_append_grant(st, SS(fx, T0), s, NULL, 0), 0);
 	}
 	store_close(st);
 	fx_reset(fx);
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0 + 20, on_error,
+	assert_int_equal(store_load(fx->path, SS(fx, T0 + 20), on_error,
 	    &e, &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.lines, 102);
@@ -734,7 +738,7 @@ test_open_repairs(void **state)
 	snprintf(content, sizeof(content), "%s\n%s\n%.*s", EX_HEADER, EX_SESSION,
 	    30, EX_REVOKED);
 	put_file(fx->path, content);
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e,
 	    &stats, &st), 0);
 	assert_int_equal(e.n, 1);
 	assert_int_equal(e.line[0], 3);
@@ -743,13 +747,13 @@ test_open_repairs(void **state)
 		struct wk_mac m = mac_n(77);
 		const struct session *s = session_grant(fx->tab, &m, T0, 100,
 		    SESSION_SRC_CTL);
-		assert_int_equal(store_append_grant(st, s, "after-repair", T0 + 100),
+		assert_int_equal(store_append_grant(st, SS(fx, T0), s, "after-repair", T0 + 100),
 		    0);
 	}
 	store_close(st);
 	fx_reset(fx);
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.sessions, 2);
@@ -763,7 +767,7 @@ test_open_repairs(void **state)
 		snprintf(v2, sizeof(v2), "H wicket-store 2 *%08x\n%s\n",
 		    (unsigned)store_crc32("H wicket-store 2", 16), EX_SESSION);
 		put_file(fx->path, v2);
-		assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0,
+		assert_int_equal(store_open(fx->path, SS(fx, T0),
 		    on_error, &e, &stats, &st), -1);
 		assert_null(st);
 		assert_int_equal(e.n, 1);
@@ -776,24 +780,23 @@ test_open_repairs(void **state)
 	/* A path that cannot be a state file: reported, not a crash. */
 	fx_reset(fx);
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(store_open(fx->dir, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->dir, SS(fx, T0), on_error, &e,
 	    &stats, &st), -1);
 	assert_null(st);
 	assert_true(e.n >= 1);
 	assert_int_equal(e.line[0], 0);
 	/* Nor can one in a directory that does not exist be written. */
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(store_open("/nonexistent/wicket/state", fx->tab, fx->nc,
-	    T0, on_error, &e, &stats, &st), -1);
+	assert_int_equal(store_open("/nonexistent/wicket/state", SS(fx, T0), on_error, &e, &stats, &st), -1);
 	assert_int_equal(e.n, 1);
 	assert_non_null(strstr(e.msg[0], "cannot write"));
 	/* Invalid records are refused before anything is written. */
 	assert_int_equal(unlink(fx->path), 0);
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, NULL, NULL,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), NULL, NULL,
 	    NULL, &st), 0);
 	assert_int_equal(store_append_nonce(st, "bad nonce", T0 + 5, true), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(store_append_grant(st, &(struct session){ 0 }, "x", 5),
+	assert_int_equal(store_append_grant(st, SS(fx, T0), &(struct session){ 0 }, "x", 5),
 	    -1);
 	store_close(st);
 }
@@ -813,7 +816,7 @@ test_short_write(void **state)
 	char fifo[128];
 	(void)state;
 
-	assert_int_equal(store_open(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e,
 	    &stats, &st), 0);
 	assert_int_equal(stat(fx->path, &sb), 0);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -826,7 +829,7 @@ test_short_write(void **state)
 		const struct session *s = session_grant(fx->tab, &m, T0, 100,
 		    SESSION_SRC_SIGNED);
 		errno = 0;
-		assert_int_equal(store_append_grant(st, s, "short-write", T0 + 100),
+		assert_int_equal(store_append_grant(st, SS(fx, T0), s, "short-write", T0 + 100),
 		    -1);
 		assert_int_equal(errno, EFBIG);
 	}
@@ -837,12 +840,12 @@ test_short_write(void **state)
 		struct wk_mac m = mac_n(2);
 		const struct session *s = session_grant(fx->tab, &m, T0, 100,
 		    SESSION_SRC_SIGNED);
-		assert_int_equal(store_append_grant(st, s, "after-short", T0 + 100),
+		assert_int_equal(store_append_grant(st, SS(fx, T0), s, "after-short", T0 + 100),
 		    0);
 	}
 	store_close(st);
 	fx_reset(fx);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(stats.lines, 3);
@@ -853,7 +856,7 @@ test_short_write(void **state)
 	/* A FIFO in place of the state file or the key: refused, no hang. */
 	snprintf(fifo, sizeof(fifo), "%s/fifo", fx->dir);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
-	assert_int_equal(store_load(fifo, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fifo, SS(fx, T0), on_error, &e,
 	    &stats), -1);
 	assert_non_null(strstr(e.msg[0], "not a readable regular file"));
 	{
@@ -892,7 +895,7 @@ ext_dump(struct store *st, void *arg)
 }
 
 /* Extension records: appended in order, read back in order at load
- * (store_load alone skips them), kept across compaction only when the
+ * (without a store_ext they are skipped), kept across compaction only when the
  * owner writes them back, and invalid payloads refused. */
 static void
 test_ext_records(void **state)
@@ -905,8 +908,8 @@ test_ext_records(void **state)
 	struct store *st;
 	char big[STORE_EXT_MAX + 2];
 
-	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
-	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(store_open(fx->path, SSX(fx, T0, &ext), on_error,
+	    &e, &stats, &st), 0);
 	assert_int_equal(store_append_ext(st, "Q:1:start", false), 0);
 	assert_int_equal(store_append_ext(st, "Q:2:stop", true), 0);
 	assert_int_equal(store_append_ext(st, "has space", false), -1);
@@ -917,27 +920,213 @@ test_ext_records(void **state)
 	assert_int_equal(store_append_ext(st, big, true), 0);
 	store_close(st);
 	fx_reset(fx);
-	assert_int_equal(store_load(fx->path, fx->tab, fx->nc, T0, on_error, &e,
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e,
 	    &stats), 0);
 	assert_int_equal(e.n, 0);
 	assert_int_equal(l.n, 0);
 	fx_reset(fx);
 	l.keep = "Q:2:stop";
-	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
-	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(store_open(fx->path, SSX(fx, T0, &ext), on_error,
+	    &e, &stats, &st), 0);
 	assert_int_equal(l.n, 3);
 	assert_string_equal(l.rec[0], "Q:1:start");
 	assert_string_equal(l.rec[1], "Q:2:stop");
 	store_close(st);
-	/* store_open_ext compacted: only what dump kept is left. */
+	/* store_open compacted: only what dump kept is left. */
 	fx_reset(fx);
 	l.n = 0;
 	l.keep = NULL;
-	assert_int_equal(store_open_ext(fx->path, fx->tab, fx->nc, T0, on_error,
-	    &e, &stats, &ext, &st), 0);
+	assert_int_equal(store_open(fx->path, SSX(fx, T0, &ext), on_error,
+	    &e, &stats, &st), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.rec[0], "Q:2:stop");
 	store_close(st);
+}
+
+/* Compaction follows the journal's size: many dead records in a small
+ * file wait (a rewrite would cost more than it saves), the same ratio in
+ * a file over STORE_COMPACT_BYTES compacts; a pending change always does. */
+static void
+test_should_compact_by_size(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_stats stats;
+	struct store *st;
+	struct wk_mac m = mac_n(7);
+	const struct session *s;
+
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, NULL,
+	    &stats, &st), 0);
+	s = session_grant(fx->tab, &m, T0, 100, SESSION_SRC_CTL);
+	while (store_size(st) < STORE_COMPACT_BYTES / 2)
+		assert_int_equal(store_append_session(st, SS(fx, T0), s, false), 0);
+	assert_true(store_journal_records(st) > 2 * 10);
+	assert_false(store_should_compact(st, 1));
+	while (store_size(st) <= STORE_COMPACT_BYTES)
+		assert_int_equal(store_append_session(st, SS(fx, T0), s, false), 0);
+	assert_true(store_should_compact(st, 1));
+	/* ... but not when most records are live. */
+	assert_false(store_should_compact(st, store_journal_records(st)));
+	assert_int_equal(store_compact(st, SS(fx, T0)), 0);
+	assert_int_equal(store_journal_records(st), 2);
+	assert_false(store_should_compact(st, 1));
+	store_mark_pending(st);
+	assert_true(store_pending(st));
+	assert_true(store_should_compact(st, 1));
+	assert_int_equal(store_maintain(st, SS(fx, T0), 1), 0);
+	assert_false(store_pending(st));
+	/* Compaction keeps a reserve for the next one on a full disk. */
+	assert_true(store_reserve_size(st) >= STORE_RESERVE_MIN);
+	store_close(st);
+}
+
+/* Set RLIMIT_FSIZE so that path may grow by at most extra bytes. */
+static struct rlimit
+limit_file(const char *path, off_t extra)
+{
+	struct rlimit old, lim;
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(sb.st_size + extra);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	return old;
+}
+
+/* A journal that cannot grow (file size limit standing in for a full
+ * disk) full of dead records: an append compacts and goes through, so
+ * allow/deny churn never locks grants out; with live records filling the
+ * room, the grant is refused and the file still holds the old state. */
+static void
+test_append_compacts_when_full(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_stats stats;
+	struct store *st;
+	struct rlimit old;
+	struct stat sb;
+
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, NULL,
+	    &stats, &st), 0);
+	old = limit_file(fx->path, 4000);
+	/* allow/deny pairs until the journal is at its limit */
+	for (unsigned i = 0;; i++) {
+		struct wk_mac m = mac_n(1 + i % 5);
+		const struct session *s = session_grant(fx->tab, &m, T0, 100,
+		    SESSION_SRC_CTL);
+		if (store_append_grant(st, SS(fx, T0), s, NULL, 0) < 0) {
+			fail_msg("grant %u refused with only dead records", i);
+			break;
+		}
+		assert_int_equal(session_revoke(fx->tab, &m, T0), 0);
+		assert_int_equal(store_append_session(st, SS(fx, T0),
+		    session_find(fx->tab, &m), true), 0);
+		if (i == 200)
+			break;
+	}
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size < 4000 + 64);
+	/* Now fill the room with live sessions: the first that does not fit
+	 * is refused, and nothing is lost from the file. */
+	for (unsigned i = 100;; i++) {
+		struct wk_mac m = mac_n(i);
+		struct session ns;
+		assert_int_equal(session_prepare(fx->tab, &m, T0, 100,
+		    SESSION_SRC_CTL, &ns), 0);
+		if (store_append_grant(st, SS(fx, T0), &ns, NULL, 0) < 0) {
+			assert_true(errno == EFBIG);
+			assert_null(session_find(fx->tab, &m));
+			break;
+		}
+		assert_int_equal(session_restore(fx->tab, &ns), 0);
+		assert_true(i < 200);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	store_close(st);
+	{
+		size_t live = session_count_admitted(fx->tab);
+		fx_reset(fx);
+		assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, NULL,
+		    &stats), 0);
+		assert_int_equal(stats.errors, 0);
+		assert_int_equal(stats.sessions, live);
+	}
+}
+
+/* A start that cannot compact (no room for the copy) still restores every
+ * session and goes on with the journal as it is: a torn tail is cut back
+ * first, appends work, and the store asks for a compaction. */
+static void
+test_open_without_room(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_stats stats;
+	struct errs e = { 0 };
+	struct store *st;
+	struct rlimit old;
+	put_file(fx->path, EX_HEADER "\n" EX_SESSION "\n" EX_NONCE "\n"
+	    "S 02:00:5e:10:0");
+	old = limit_file(fx->path, -(off_t)sizeof("S 02:00:5e:10:0")); /* < a clean copy */
+	assert_int_equal(store_open(fx->path, SS(fx, T0), on_error, &e, &stats,
+	    &st), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_false(stats.compacted);
+	assert_int_equal(stats.sessions, 1);
+	assert_int_equal(stats.nonces, 1);
+	assert_true(e.n >= 2); /* the torn tail, and "no space to compact" */
+	assert_non_null(strstr(e.msg[e.n - 1], "no space to compact"));
+	assert_true(store_pending(st));
+	{
+		struct wk_mac m = mac_n(3);
+		const struct session *s = session_grant(fx->tab, &m, T0, 100,
+		    SESSION_SRC_CTL);
+		assert_int_equal(store_append_grant(st, SS(fx, T0), s, NULL, 0), 0);
+	}
+	store_close(st);
+	fx_reset(fx);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(store_load(fx->path, SS(fx, T0), on_error, &e, &stats), 0);
+	assert_int_equal(e.n, 0); /* the torn tail was cut, nothing glued */
+	assert_int_equal(stats.sessions, 2);
+}
+
+/* Session times are written in wall time and read back on the session
+ * clock of the next run: a session keeps its remaining time whatever the
+ * offset between the clocks (a stepped wall clock, another boot). */
+static void
+test_clock_offset(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_stats stats;
+	struct store *st;
+	struct wk_mac m = mac_n(9);
+	const struct session *s;
+	struct store_state a = { fx->tab, fx->nc, NULL, T0, (int64_t)T0 - 5000 };
+	char buf[4096];
+
+	assert_int_equal(store_open(fx->path, &a, on_error, NULL, &stats, &st), 0);
+	/* session clock 5000 == wall T0; a 600 s grant */
+	s = session_grant(fx->tab, &m, 5000, 600, SESSION_SRC_CTL);
+	assert_int_equal(store_append_grant(st, &a, s, NULL, 0), 0);
+	store_close(st);
+	get_file(fx->path, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 1700000000 1700000600 "));
+	/* next run: 100 s later in wall time, session clock now 90000 */
+	fx_reset(fx);
+	a.tab = fx->tab;
+	a.nc = fx->nc;
+	a.now = T0 + 100;
+	a.session_off = (int64_t)(T0 + 100) - 90000;
+	assert_int_equal(store_load(fx->path, &a, on_error, NULL, &stats), 0);
+	s = session_find(fx->tab, &m);
+	assert_non_null(s);
+	assert_int_equal(s->expires, 90000 + 500);
+	assert_int_equal(s->last_seen, 90000);
+	assert_true(session_check(fx->tab, &m, 90000 + 499, NULL));
+	assert_false(session_check(fx->tab, &m, 90000 + 500, NULL));
 }
 
 /* Run the store tests, each in its own temporary directory. */
@@ -956,6 +1145,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_middle, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_drops, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_should_compact_by_size,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_compacts_when_full,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_open_without_room, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_clock_offset, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, fx_setup,
 		    fx_teardown),
