@@ -70,6 +70,8 @@ static const struct ckey keys[] = {
 	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536", RESTART },
 	{ "neighbour_ttl", T_SECS, U(neighbour_ttl), 10, 604800, "1200", RESTART },
 	{ "conflict_window", T_SECS, U(conflict_window), 1, 86400, "60", RESTART },
+	{ "learn_rate", T_U32, U(learn_rate), 0, 100000, "20", RESTART },
+	{ "learn_new_rate", T_U32, U(learn_new_rate), 0, 100000, "100", RESTART },
 	{ "session_timeout", T_SECS, U(session_timeout), 60, 31536000, "86400", LIVE },
 	{ "session_idle_timeout", T_SECS, U(session_idle_timeout), 0, 31536000, "0", LIVE },
 	{ "session_bytes", T_SIZE, U(session_bytes), 0, UINT64_C(1) << 60, "0", LIVE },

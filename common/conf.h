@@ -61,6 +61,8 @@ struct wk_conf {
 	uint32_t max_clients;
 	uint32_t neighbour_ttl;
 	uint32_t conflict_window;
+	uint32_t learn_rate;		/* ARP/NDP frames per second per source */
+	uint32_t learn_new_rate;	/* new clients per second per LAN interface */
 	/* sessions and grants */
 	uint32_t session_timeout;
 	uint32_t session_idle_timeout;

@@ -229,8 +229,7 @@ control_do_show(struct ctl_client *c, const struct ctl_cmd *cmd)
 
 	v.mac = cmd->mac;
 	if (cmd->by_ip) {
-		if (g->reg == NULL || !registry_lookup_ip(g->reg, &cmd->ip,
-		    clk.mono_ms, &ci)) {
+		if (!ident_lookup_ip(g, &cmd->ip, clk.mono_ms, &ci)) {
 			control_client_error(c, "not found");
 			return;
 		}

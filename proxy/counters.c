@@ -124,8 +124,7 @@ ctr_on_elem(const struct firewall_count *c, void *arg)
 		return;
 	if (!c->pair) {
 		struct client_ident ci;
-		if (r->g->reg == NULL ||
-		    !registry_lookup_ip(r->g->reg, &c->ip, r->now_ms, &ci))
+		if (!ident_lookup_ip(r->g, &c->ip, r->now_ms, &ci))
 			return; /* an address nobody holds now: nobody to bill */
 		mac = ci.mac;
 	}

@@ -842,6 +842,8 @@ ctlproto_stats(bool json, const struct ctl_stats *st, char *buf, size_t size)
 		{ "moves", r->moves }, { "conflicts", r->conflicts },
 		{ "takeovers", r->takeovers }, { "evictions", r->evictions },
 		{ "expired", r->expired }, { "addresses_dropped", r->addrs_dropped },
+		{ "refused", r->refused }, { "rate_limited", r->rate_limited },
+		{ "admitted", r->pinned }, { "held_moves", r->held },
 	}, ctl[] = {
 		{ "clients", st->ctl_clients }, { "requests", st->ctl_requests },
 		{ "errors", st->ctl_errors }, { "rejected", st->ctl_rejected },

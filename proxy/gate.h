@@ -60,10 +60,17 @@ void gate_apply_conf(struct gate *g, struct wk_conf *c);
 int gate_reload(struct gate *g, char *out, size_t outlen);
 
 /* ident.c */
+struct client_ident;
 int ident_start(struct gate *g);
 int ident_conf_check(const struct wk_conf *c, char *err, size_t errlen);
 void ident_identify(struct gate *g, struct policy_in *in);
 void ident_stop(struct gate *g);
+/* The client bound to ip now (wicketctl show IP); false when unknown. */
+bool ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
+    struct client_ident *out);
+/* grant.c calls this when a MAC is admitted or its session ends, so that
+ * the registry never evicts an admitted client for a stranger. */
+void ident_admission_changed(struct gate *g, const struct wk_mac *mac);
 
 /* txn.c: client connections (the listener hands them over through the
  * accept callback it is given). */

@@ -239,6 +239,7 @@ grant_on_session_event(const struct session *s, enum session_event ev, void *arg
 	radius_on_end(g, s, s->reason); /* accounting Stop */
 	gr->fw_dirty = true;
 	conn_client_ended(g, &s->mac);
+	ident_admission_changed(g, &s->mac);
 }
 
 /* Run the expiry sweep now and make its records durable together. */
@@ -473,6 +474,7 @@ grant_end(struct gate *g, const struct wk_mac *mac, const char *why,
 		return -1;
 	}
 	conn_client_ended(g, mac); /* its open relays close in this pass */
+	ident_admission_changed(g, mac);
 	fw = grant_firewall_close(g, mac);
 	if (fw_ok != NULL)
 		*fw_ok = fw;
@@ -580,6 +582,7 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 		return -1;
 	}
 	session_admitted(gr->tab, mac, from, now);
+	ident_admission_changed(g, mac);
 	if (g->fw) {
 		n = grant_addrs(g, mac, ips, FIREWALL_ENTRY_IPS);
 		if (firewall_admit(g->fw, mac, ips, n) < 0) {

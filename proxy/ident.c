@@ -1,7 +1,8 @@
 /* ident: who a client is. Ties the ARP/NDP sniffer, the kernel neighbour
- * table and the registry together, writes identity audit events, and
- * answers the per-request lookup in O(1) without I/O on the request path
- * (a lookup miss may trigger one rate-limited neighbour dump). */
+ * table and the registry together, tells the registry which MACs are
+ * admitted, writes identity audit events, and answers the per-request
+ * lookup in O(1) without I/O on the request path (a lookup miss may
+ * trigger one rate-limited neighbour dump). */
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +21,24 @@
 #include "registry.h"
 #include "sniff.h"
 
-#define EXPIRE_SECS 10
+#define TICK_SECS 1
 #define MISS_DUMP_MS 1000 /* at most one neighbour dump per second on misses */
+#define SWEEP_MIN 256     /* client slots re-checked for admission per tick... */
+#define SWEEP_MAX 16384   /* ...so a full sweep takes about 30 s, within these */
 
 struct ident {
 	struct gate *g;
 	struct sniff *sniff;
-	struct event *expire;
+	struct event *tick;
 	struct neigh_limit limit;
 	int ifindex;
+	uint32_t link;  /* the registry link of the LAN (0 without an interface) */
 };
 
 /* Write an identity audit event: an address and the MACs involved. */
 static void
 ident_audit(const char *event, const struct wk_ip *ip, const struct wk_mac *mac,
-    const char *other_key, const struct wk_mac *other)
+    const char *other_key, const struct wk_mac *other, const struct wk_ip *other_ip)
 {
 	char line[AUDIT_LINE_MAX], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
 	struct jsonw j;
@@ -48,55 +52,86 @@ ident_audit(const char *event, const struct wk_ip *ip, const struct wk_mac *mac,
 		addr_mac_format(other, m);
 		jsonw_str(&j, other_key, m);
 	}
+	if (other_ip) {
+		addr_ip_format(other_ip, ips);
+		jsonw_str(&j, "other_ip", ips);
+	}
 	audit_emit(&j);
 }
 
-/* Teach the registry one binding and report what changed. */
+/* Report what one registry change means: audit events, the firewall. */
 static void
-ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac)
+ident_report(struct ident *id, const struct registry_event *ev)
 {
-	struct registry_event ev;
-	int k = registry_learn(id->g->reg, ip, mac, clock_mono_ms(), &ev);
+	char ips[WK_IP_STRLEN];
 
-	if (k < 0)
-		return;
-	if (ev.flags & REGISTRY_EV_CONFLICT) {
-		char ips[WK_IP_STRLEN];
-		addr_ip_format(ip, ips);
-		log_warn("arp conflict on %s", ips);
-		ident_audit("arp_conflict", ip, mac, "other_mac", &ev.other);
+	if (ev->flags & REGISTRY_EV_CONFLICT) {
+		addr_ip_format(&ev->ip, ips);
+		if (ev->flags & REGISTRY_EV_HELD) {
+			/* An admitted client claims a second IPv4: its move waits. */
+			log_warn("arp conflict on %s: admitted client's move held", ips);
+			ident_audit("arp_conflict", &ev->ip, &ev->mac, NULL, NULL, &ev->old_ip);
+		} else {
+			log_warn("arp conflict on %s", ips);
+			ident_audit("arp_conflict", &ev->ip, &ev->mac, "other_mac", &ev->other,
+			    NULL);
+		}
 	}
-	if (ev.flags & REGISTRY_EV_MOVED)
-		ident_audit("client_moved", ip, mac, NULL, NULL);
-	if (ev.flags & (REGISTRY_EV_NEW_ADDR | REGISTRY_EV_MOVED))
-		grant_addresses_changed(id->g, mac);
-	if (log_debug_enabled() && (ev.flags & REGISTRY_EV_NEW_ADDR)) {
-		char ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
-		addr_ip_format(ip, ips);
-		addr_mac_format(mac, m);
-		log_debug("learned %s is at %s (%s)", ips, m, registry_kind_name(ev.kind));
+	if (ev->flags & REGISTRY_EV_MOVED)
+		ident_audit("client_moved", &ev->ip, &ev->mac, NULL, NULL, &ev->old_ip);
+	if (ev->flags & (REGISTRY_EV_NEW_ADDR | REGISTRY_EV_MOVED))
+		grant_addresses_changed(id->g, &ev->mac);
+	if (log_debug_enabled() && (ev->flags & REGISTRY_EV_NEW_ADDR)) {
+		char m[WK_MAC_STRLEN];
+		addr_ip_format(&ev->ip, ips);
+		addr_mac_format(&ev->mac, m);
+		log_debug("learned %s is at %s (%s)", ips, m, registry_kind_name(ev->kind));
 	}
 }
 
-/* A frame taught a binding. A frame whose Ethernet source differs from
- * the MAC it advertises is someone speaking for someone else: audit it
- * and do not learn it (docs/identity.md). */
+/* Teach the registry one claim and report what changed. A refused or
+ * rate-limited claim is counted by the registry and otherwise dropped. */
+static void
+ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac,
+    enum registry_origin origin)
+{
+	struct registry_claim cl = { .link = id->link, .ip = *ip, .mac = *mac,
+	    .origin = origin };
+	struct registry_event ev;
+
+	if (registry_learn(id->g->reg, &cl, clock_mono_ms(), &ev) >= 0)
+		ident_report(id, &ev);
+}
+
+/* A frame taught a binding. Each station's frames are rate-limited
+ * first, so neither the table nor the audit log can be flooded by one
+ * sender. A frame whose Ethernet source differs from the MAC it
+ * advertises is someone speaking for someone else: audit it and do not
+ * learn it (docs/identity.md). */
 static void
 ident_on_frame(const struct arp_binding *b, void *arg)
 {
 	struct ident *id = arg;
 
+	if (!registry_source_take(id->g->reg, id->link, &b->eth_src, clock_mono_ms()))
+		return;
 	if (b->flags & ARPFRAME_F_MISMATCH) {
-		ident_audit("arp_mismatch", &b->ip, &b->mac, "eth_src", &b->eth_src);
+		ident_audit("arp_mismatch", &b->ip, &b->mac, "eth_src", &b->eth_src, NULL);
 		return;
 	}
-	ident_learn(id, &b->ip, &b->mac);
+	ident_learn(id, &b->ip, &b->mac, REGISTRY_FROM_FRAME);
 }
+
+/* One kernel neighbour entry of a dump, and whether to skip it. */
+struct seed_item {
+	struct neigh_entry e;
+	bool skip;
+};
 
 /* Entries of one neighbour dump, gathered so they can be applied in
  * order of age. */
 struct neigh_batch {
-	struct neigh_entry *e;
+	struct seed_item *it;
 	size_t n, cap;
 };
 
@@ -108,29 +143,49 @@ ident_on_neigh(const struct neigh_entry *e, void *arg)
 
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 256;
-		struct neigh_entry *ne = realloc(b->e, cap * sizeof(*ne));
-		if (ne == NULL)
+		struct seed_item *ni = realloc(b->it, cap * sizeof(*ni));
+		if (ni == NULL)
 			return;
-		b->e = ne;
+		b->it = ni;
 		b->cap = cap;
 	}
-	b->e[b->n++] = *e;
+	b->it[b->n].e = *e;
+	b->it[b->n++].skip = false;
 }
 
 /* Oldest first, so that the freshest claim of an address wins. */
 static int
 ident_age_cmp(const void *a, const void *b)
 {
-	uint32_t x = ((const struct neigh_entry *)a)->age_cs;
-	uint32_t y = ((const struct neigh_entry *)b)->age_cs;
+	uint32_t x = ((const struct seed_item *)a)->e.age_cs;
+	uint32_t y = ((const struct seed_item *)b)->e.age_cs;
 
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* IPv4 entries by interface and MAC, freshest first; the rest after. */
+static int
+ident_owner_cmp(const void *a, const void *b)
+{
+	const struct neigh_entry *x = &((const struct seed_item *)a)->e;
+	const struct neigh_entry *y = &((const struct seed_item *)b)->e;
+	int c;
+
+	if ((x->ip.family == AF_INET) != (y->ip.family == AF_INET))
+		return x->ip.family == AF_INET ? -1 : 1;
+	if (x->ifindex != y->ifindex)
+		return x->ifindex < y->ifindex ? -1 : 1;
+	if ((c = memcmp(x->mac.b, y->mac.b, sizeof(x->mac.b))) != 0)
+		return c;
+	return x->age_cs < y->age_cs ? -1 : x->age_cs > y->age_cs ? 1 : 0;
+}
+
 /* Read the kernel's neighbour table into the registry. The kernel keeps
- * stale entries for addresses a device has left (a DHCP renewal), so
- * entries are learned oldest first and the current address wins.
- * Returns the number of entries, or -1. */
+ * stale entries for addresses a device has left (a DHCP renewal): of a
+ * MAC's IPv4 entries on one interface only the freshest is learned (a
+ * snapshot is not a move), and entries are learned oldest first so that
+ * the freshest claim of an address wins. O(n log n). Returns the number
+ * of entries, or -1. */
 static int
 ident_seed(struct ident *id)
 {
@@ -138,23 +193,60 @@ ident_seed(struct ident *id)
 	int n = neigh_dump(id->ifindex, ident_on_neigh, &b);
 
 	if (n >= 0 && b.n > 0) {
-		qsort(b.e, b.n, sizeof(b.e[0]), ident_age_cmp);
+		qsort(b.it, b.n, sizeof(b.it[0]), ident_owner_cmp);
+		for (size_t i = 1; i < b.n; i++)
+			b.it[i].skip = b.it[i].e.ip.family == AF_INET &&
+			    b.it[i - 1].e.ip.family == AF_INET &&
+			    b.it[i].e.ifindex == b.it[i - 1].e.ifindex &&
+			    addr_mac_equal(&b.it[i].e.mac, &b.it[i - 1].e.mac);
+		qsort(b.it, b.n, sizeof(b.it[0]), ident_age_cmp);
 		for (size_t i = 0; i < b.n; i++)
-			ident_learn(id, &b.e[i].ip, &b.e[i].mac);
+			if (!b.it[i].skip)
+				ident_learn(id, &b.it[i].e.ip, &b.it[i].e.mac,
+				    REGISTRY_FROM_KERNEL);
 	}
-	free(b.e);
+	free(b.it);
 	return n;
 }
 
-/* Age stale bindings out. */
+/* True when mac is admitted now: a trusted allow_mac device or a live
+ * session. The registry asks before it evicts or pins a client. */
+static bool
+ident_admitted(const struct wk_mac *mac, void *arg)
+{
+	struct gate *g = arg;
+
+	for (size_t i = 0; i < g->conf->n_allow_mac; i++)
+		if (addr_mac_equal(&g->conf->allow_mac[i], mac))
+			return true;
+	return grant_check(g, mac);
+}
+
+/* A held move confirmed by the expiry pass: report it like a learn. */
 static void
-ident_on_expire(evutil_socket_t fd, short what, void *arg)
+ident_on_settled(const struct registry_event *ev, void *arg)
+{
+	ident_report(arg, ev);
+}
+
+/* Once a second: age stale clients out and settle held moves (both
+ * O(what changes)), and re-check a slice of the pins (a session that
+ * ended by a path that did not say so, an allow_mac line a reload
+ * removed). */
+static void
+ident_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct ident *id = arg;
+	unsigned budget = id->g->conf->max_clients / 30;
 
 	(void)fd;
 	(void)what;
-	registry_expire(id->g->reg, clock_mono_ms());
+	if (budget < SWEEP_MIN)
+		budget = SWEEP_MIN;
+	if (budget > SWEEP_MAX)
+		budget = SWEEP_MAX;
+	registry_pin_sweep(id->g->reg, budget);
+	registry_expire(id->g->reg, clock_mono_ms(), ident_on_settled, id);
 }
 
 /* The configured interface exists (what ident_start needs before it
@@ -175,28 +267,37 @@ int
 ident_start(struct gate *g)
 {
 	const struct wk_conf *c = g->conf;
-	struct timeval tv = { EXPIRE_SECS, 0 };
+	struct timeval tv = { TICK_SECS, 0 };
+	struct registry_conf rc = {
+		.max_clients = c->max_clients,
+		.neighbour_ttl_s = c->neighbour_ttl,
+		.conflict_window_s = c->conflict_window,
+		.learn_rate = c->learn_rate,
+		.learn_new_rate = c->learn_new_rate,
+	};
 	struct ident *id = calloc(1, sizeof(*id));
 	char err[256];
 	int n;
 
 	if (id == NULL)
 		return -1;
+	g->ident = id;
 	id->g = g;
 	id->limit.interval_ms = MISS_DUMP_MS;
-	g->reg = registry_new(c->max_clients, c->neighbour_ttl, c->conflict_window);
-	id->expire = event_new(g->base, -1, EV_PERSIST, ident_on_expire, id);
-	if (g->reg == NULL || id->expire == NULL || event_add(id->expire, &tv) < 0) {
+	g->reg = registry_new(&rc);
+	id->tick = event_new(g->base, -1, EV_PERSIST, ident_on_tick, id);
+	if (g->reg == NULL || id->tick == NULL || event_add(id->tick, &tv) < 0) {
 		log_err("cannot create the client registry");
 		goto fail;
 	}
-	g->ident = id;
+	registry_set_admitted(g->reg, ident_admitted, g);
 	if (ident_conf_check(c, err, sizeof(err)) < 0) {
 		log_err("interface %s", err);
 		goto fail;
 	}
 	if (c->interface[0] != '\0') {
 		id->ifindex = (int)if_nametoindex(c->interface);
+		id->link = (uint32_t)id->ifindex;
 		id->sniff = sniff_open(g->base, c->interface, ident_on_frame, id, err,
 		    sizeof(err));
 		if (id->sniff == NULL) {
@@ -223,11 +324,12 @@ ident_identify(struct gate *g, struct policy_in *in)
 {
 	struct client_ident ci;
 	uint64_t now = clock_mono_ms();
-	bool found = registry_lookup_ip(g->reg, &in->client, now, &ci);
+	uint32_t link = g->ident->link;
+	bool found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 
 	if (!found && neigh_limit_take(&g->ident->limit, now) &&
 	    ident_seed(g->ident) > 0)
-		found = registry_lookup_ip(g->reg, &in->client, now, &ci);
+		found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 	in->mac = NULL;
 	in->mac_conflict = false;
 	in->mac_random = false;
@@ -243,6 +345,25 @@ ident_identify(struct gate *g, struct policy_in *in)
 		radius_sighted(g, &in->mac_buf); /* MAC auth; cached, rate-limited */
 }
 
+/* The client bound to ip on any LAN interface (wicketctl show IP). */
+bool
+ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
+    struct client_ident *out)
+{
+	if (g->reg == NULL || g->ident == NULL)
+		return false;
+	return registry_lookup_ip(g->reg, g->ident->link, ip, now, out);
+}
+
+/* A MAC's admission changed (grant.c: admitted, or its session ended):
+ * pin or unpin its registry record to match. */
+void
+ident_admission_changed(struct gate *g, const struct wk_mac *mac)
+{
+	if (g->reg != NULL)
+		registry_pin(g->reg, mac, ident_admitted(mac, g));
+}
+
 /* Stop the sniffer and free the registry. */
 void
 ident_stop(struct gate *g)
@@ -252,8 +373,8 @@ ident_stop(struct gate *g)
 	if (id) {
 		if (id->sniff)
 			sniff_close(id->sniff);
-		if (id->expire)
-			event_free(id->expire);
+		if (id->tick)
+			event_free(id->tick);
 		free(id);
 	}
 	if (g->reg)

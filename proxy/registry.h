@@ -1,6 +1,7 @@
 /* registry: the pure client identity table. IP->MAC bindings and MAC->client
  * records with O(1) keyed-hash lookups, a fixed capacity, ageing, and
- * conflict detection (one IP claimed by two MACs). See docs/identity.md. */
+ * conflict detection (one IP claimed by two MACs), admission-aware eviction
+ * and per-source learning limits. See docs/identity.md. */
 #ifndef WK_REGISTRY_H
 #define WK_REGISTRY_H
 
@@ -17,21 +18,34 @@
 
 struct registry;
 
+/* What registry_new needs. Rates are per second; 0 turns a limit off. */
+struct registry_conf {
+	unsigned max_clients;		/* client records (>= 1) */
+	unsigned neighbour_ttl_s;	/* a binding lives this long after its last claim (>= 1) */
+	unsigned conflict_window_s;	/* two MACs on one IP within this is a conflict (0: off) */
+	unsigned learn_rate;		/* frames one source (link, Ethernet source) may teach */
+	unsigned learn_new_rate;	/* new clients one link may gain from frames */
+};
+
 /* One address of a client, as copied out by the lookups. */
 struct registry_addr {
 	struct wk_ip ip;
+	uint32_t link;			/* the LAN interface it was claimed on */
 	uint64_t last_seen_ms;		/* last claim of this IP by this MAC */
 	bool conflict;			/* a conflict on this IP stands */
 	struct wk_mac rival;		/* when conflict: the other claimant */
 };
 
 /* A client as copied out by the lookups and the iteration. For
- * registry_lookup_ip, `conflict`/`rival`/`ip_seen_ms` are those of the
- * asked address; otherwise `conflict` is true if any address is in conflict. */
+ * registry_lookup_ip, `conflict`/`rival`/`ip_seen_ms`/`held` are those of
+ * the asked address; otherwise `conflict` is true if any address is in
+ * conflict. addrs[] lists current addresses, never held ones. */
 struct client_ident {
 	struct wk_mac mac;
 	bool randomised;		/* locally administered MAC (U/L bit) */
+	bool pinned;			/* admitted: never evicted for a stranger */
 	bool conflict;
+	bool held;			/* lookup_ip: an admitted client's unconfirmed move */
 	struct wk_mac rival;
 	uint64_t first_seen_ms;		/* first sighting of the MAC */
 	uint64_t last_seen_ms;		/* last claim of any address by the MAC */
@@ -49,6 +63,11 @@ enum registry_kind {
 	REGISTRY_CONFLICT,	/* a conflict on this IP starts (ev.other) */
 };
 
+/* Negative results of registry_learn: nothing was stored. */
+#define REGISTRY_UNUSABLE	(-1)	/* unspecified/multicast IP, non-unicast MAC */
+#define REGISTRY_FULL		(-2)	/* no room without evicting an admitted client */
+#define REGISTRY_LIMITED	(-3)	/* over the link's new-client rate */
+
 /* Detail flags in struct registry_event.flags; several may be set. */
 #define REGISTRY_EV_NEW_CLIENT	0x01u	/* the MAC was not known */
 #define REGISTRY_EV_NEW_ADDR	0x02u	/* the IP was not bound to this MAC */
@@ -58,15 +77,17 @@ enum registry_kind {
 #define REGISTRY_EV_TAKEOVER	0x20u	/* the IP was held by ev.other, silent > window */
 #define REGISTRY_EV_EVICTED	0x40u	/* ev.evicted (LRU client) was dropped for room */
 #define REGISTRY_EV_ADDR_DROPPED 0x80u	/* the MAC's least recent address was dropped */
+#define REGISTRY_EV_HELD	0x100u	/* an admitted client's move to ip is held (ev.old_ip) */
 
 /* What one registry_learn call changed. */
 struct registry_event {
 	enum registry_kind kind;
 	unsigned flags;			/* REGISTRY_EV_* */
+	uint32_t link;			/* where the claim was seen */
 	struct wk_ip ip;		/* the learned address */
 	struct wk_mac mac;		/* the learned MAC */
 	struct wk_mac other;		/* CONFLICT / IN_CONFLICT: the rival; TAKEOVER: previous holder */
-	struct wk_ip old_ip;		/* MOVED: the IPv4 the MAC left */
+	struct wk_ip old_ip;		/* MOVED / HELD: the IPv4 the MAC leaves */
 	struct wk_mac evicted;		/* EVICTED: the client dropped for room */
 };
 
@@ -79,30 +100,67 @@ struct registry_stats {
 	uint64_t rejected;		/* registry_learn calls with an unusable IP/MAC */
 	uint64_t new_clients;
 	uint64_t moves;
-	uint64_t conflicts;		/* conflicts started */
+	uint64_t conflicts;		/* conflicts started (held moves included) */
 	uint64_t takeovers;
 	uint64_t evictions;		/* clients dropped because the table was full */
 	uint64_t expired;		/* clients aged out */
 	uint64_t addrs_dropped;		/* addresses dropped for a per-client or pool limit */
+	uint64_t refused;		/* sightings refused: no room but admitted clients */
+	uint64_t rate_limited;		/* frames over their source's or link's rate */
+	uint64_t pinned;		/* current admitted (pinned) client records */
+	uint64_t held;			/* moves of admitted clients held, then confirmed or not */
 };
 
-/* Create a table for at most max_clients MACs (>= 1); bindings age out
- * neighbour_ttl_s seconds (>= 1) after their last claim; two MACs claiming
- * one IP within conflict_window_s seconds is a conflict (0 disables
- * conflict detection). All memory is allocated here. NULL on error. */
-struct registry *registry_new(unsigned max_clients, unsigned neighbour_ttl_s,
-    unsigned conflict_window_s);
+/* Where a claim comes from: frames are rate-limited, kernel entries not. */
+enum registry_origin { REGISTRY_FROM_FRAME, REGISTRY_FROM_KERNEL };
+
+/* One claim "mac has ip on link". */
+struct registry_claim {
+	uint32_t link;			/* LAN interface (ifindex), 0 with a single LAN */
+	struct wk_ip ip;
+	struct wk_mac mac;
+	enum registry_origin origin;
+};
+
+/* Create a table (see struct registry_conf). All memory is allocated
+ * here. NULL on error. */
+struct registry *registry_new(const struct registry_conf *rc);
 void registry_free(struct registry *reg);
 
-/* Record that `mac` claims `ip` at now_ms (a monotonic clock). Returns the
- * enum registry_kind (>= 0) and fills *ev if ev is not NULL; -1 when the IP
- * (unspecified, multicast, broadcast) or MAC (not unicast) is unusable. */
-int registry_learn(struct registry *reg, const struct wk_ip *ip,
-    const struct wk_mac *mac, uint64_t now_ms, struct registry_event *ev);
+/* Record a claim at now_ms (a monotonic clock). Returns the enum
+ * registry_kind (>= 0) and fills *ev if ev is not NULL, or one of the
+ * negative REGISTRY_UNUSABLE / _FULL / _LIMITED (nothing stored). */
+int registry_learn(struct registry *reg, const struct registry_claim *cl,
+    uint64_t now_ms, struct registry_event *ev);
 
-/* The client currently bound to ip. False when unknown or aged out. A true
- * result with out->conflict set means the identity is ambiguous: fail closed. */
-bool registry_lookup_ip(struct registry *reg, const struct wk_ip *ip,
+/* Charge one frame from Ethernet source src on link to its source's
+ * token bucket; false (and counted in rate_limited) when it is over
+ * learn_rate. Frames are charged before they are parsed into claims, so a
+ * chatty or spoofing station cannot flood the table or the audit log.
+ * State is a fixed table: a busy source keeps its slot. */
+bool registry_source_take(struct registry *reg, uint32_t link,
+    const struct wk_mac *src, uint64_t now_ms);
+
+/* Whether a MAC is admitted (has a live session or is trusted): asked
+ * when a client record is created and before an eviction, so admission
+ * decided elsewhere is never lost. NULL: only registry_pin counts. */
+typedef bool (*registry_admitted_fn)(const struct wk_mac *mac, void *arg);
+void registry_set_admitted(struct registry *reg, registry_admitted_fn fn, void *arg);
+
+/* Mark a client admitted (pinned: never evicted for a stranger, its
+ * bindings only change when seen consistently) or not. False when the MAC
+ * has no record (it is asked about when it is first seen). */
+bool registry_pin(struct registry *reg, const struct wk_mac *mac, bool pinned);
+
+/* Re-ask registry_admitted_fn about up to budget client slots, resuming
+ * where the last call stopped, and fix pins that went stale (a session
+ * that ended without registry_pin). Returns how many changed. */
+unsigned registry_pin_sweep(struct registry *reg, unsigned budget);
+
+/* The client currently bound to ip on link. False when unknown or aged
+ * out. A true result with out->conflict set means the identity is
+ * ambiguous: fail closed. */
+bool registry_lookup_ip(struct registry *reg, uint32_t link, const struct wk_ip *ip,
     uint64_t now_ms, struct client_ident *out);
 
 /* The client record of mac. False when unknown or aged out. */
@@ -112,8 +170,13 @@ bool registry_lookup_mac(struct registry *reg, const struct wk_mac *mac,
 /* Forget a MAC and all its addresses; false when it was not known. */
 bool registry_forget_mac(struct registry *reg, const struct wk_mac *mac);
 
-/* Drop clients not seen for neighbour_ttl; O(expired). Returns how many. */
-unsigned registry_expire(struct registry *reg, uint64_t now_ms);
+/* Drop clients not seen for neighbour_ttl, O(expired), and settle held
+ * moves whose old address has been quiet for a window, O(held): each
+ * settled move is reported to cb (may be NULL) as a REGISTRY_MOVED event.
+ * Returns how many clients were dropped. */
+typedef void (*registry_event_cb)(const struct registry_event *ev, void *arg);
+unsigned registry_expire(struct registry *reg, uint64_t now_ms,
+    registry_event_cb cb, void *arg);
 
 /* Random-access iteration: copy the next live client at or after slot
  * *cursor into *out and advance *cursor past it. Start with *cursor = 0;

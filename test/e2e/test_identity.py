@@ -25,7 +25,7 @@ listen [::]:3990
 audit_log {audit}
 interface br-lan
 allow_mac %s
-conflict_window 60
+conflict_window 3
 control_socket {tmp}/control.sock
 state_file {tmp}/state
 """ % TRUSTED
@@ -91,26 +91,39 @@ def test_ndp_learns_ipv6(f):
     assert e["mac"] == TRUSTED and st == 200, "IPv6 request: %d %r" % (st, e)
 
 
-def test_admitted_client_changes_ip(f):
-    """The trusted device moves to a new IPv4 address (DHCP renewal) and stays admitted."""
-    c = f.client
-    new = "10.99.0.77"
-    c.ns.ip("addr", "del", c.ip4 + "/24", "dev", "eth0")
+def move(c, old, new):
+    """Renumber client c's IPv4 from old to new and announce it (gratuitous ARP)."""
+    c.ns.ip("addr", "del", old + "/24", "dev", "eth0")
     c.ns.ip("addr", "add", new + "/24", "dev", "eth0")
     c.ns.ip("route", "replace", "default", "via", h.LAN4)
     c.ns.run([sys.executable, "-c", GARP, "eth0", c.mac, new])
-    time.sleep(0.3)
-    st, e = request(f, c, "/idm-moved")
-    assert e["client_ip"] == new, "client_ip %r" % e["client_ip"]
-    assert st == 200 and e["mac"] == TRUSTED and e["verdict"] == "forward", \
-        "after moving: %d %r" % (st, e)
-    c.ns.ip("addr", "del", new + "/24", "dev", "eth0")
-    c.ns.ip("addr", "add", c.ip4 + "/24", "dev", "eth0")
-    c.ns.ip("route", "replace", "default", "via", h.LAN4)
-    c.ns.run([sys.executable, "-c", GARP, "eth0", c.mac, c.ip4])
-    time.sleep(0.3)
-    st, e = request(f, c, "/idm-back")
-    assert st == 200 and e["client_ip"] == c.ip4, "after moving back: %d %r" % (st, e)
+
+
+def test_admitted_client_changes_ip(f):
+    """The trusted device moves to a new IPv4 address (DHCP renewal): the move of an admitted
+    client is held while its old address is fresh (one forged ARP must not move it), with an
+    arp_conflict event naming both addresses, and the new address is admitted once the old one
+    has been quiet for conflict_window (3 s here)."""
+    c = f.client
+    for old, new, tag in ((c.ip4, "10.99.0.77", "moved"), ("10.99.0.77", c.ip4, "back")):
+        st, _ = request(f, c, "/idm-pre-" + tag)
+        assert st == 200, "not admitted before moving (%s)" % tag
+        c.ns.run([sys.executable, "-c", GARP, "eth0", c.mac, old])  # the old address is fresh
+        t0 = time.monotonic()
+        move(c, old, new)
+        got = f.gate.audit_wait(lambda e: e.get("event") == "arp_conflict" and e.get("ip") == new
+                                and e.get("other_ip") == old, timeout=2.0)
+        assert got and got[-1]["mac"] == TRUSTED, "no arp_conflict for the held move %s" % tag
+        st, e = request(f, c, "/idm-held-" + tag)
+        if time.monotonic() - t0 < 2.5:  # still inside the window
+            assert st == 511 and e["reason"] == "arp_conflict", "held move %s: %d %r" % (tag, st, e)
+        moved = f.gate.audit_wait(lambda e: e.get("event") == "client_moved" and e.get("ip") == new,
+                                  timeout=6.0)
+        assert moved and moved[-1]["other_ip"] == old, "move %s never confirmed" % tag
+        st, e = request(f, c, "/idm-" + tag)
+        assert e["client_ip"] == new, "client_ip %r" % e["client_ip"]
+        assert st == 200 and e["mac"] == TRUSTED and e["verdict"] == "forward", \
+            "after moving (%s): %d %r" % (tag, st, e)
 
 
 def test_seeding_from_kernel_table(f):

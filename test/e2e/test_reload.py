@@ -69,6 +69,8 @@ ALT = {
     "max_clients": "max_clients 1024",
     "neighbour_ttl": "neighbour_ttl 600",
     "conflict_window": "conflict_window 30",
+    "learn_rate": "learn_rate 40",
+    "learn_new_rate": "learn_new_rate 50",
     "session_timeout": "session_timeout 2h",
     "session_idle_timeout": "session_idle_timeout 10m",
     "session_bytes": "session_bytes 1G",

@@ -503,7 +503,7 @@ test_stats(void **state)
 		.bytes_out = 12, .connections = 13, .paused = false,
 		.have_sessions = true, .sessions = 14, .admitted = 15,
 		.have_registry = true,
-		.reg = { 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27 },
+		.reg = { 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 32, 33, 34, 35 },
 		.ctl_clients = 28, .ctl_requests = 29, .ctl_errors = 30,
 		.ctl_rejected = 31,
 	};
@@ -520,6 +520,8 @@ test_stats(void **state)
 	    "registry_learned: 19\nregistry_rejected: 20\nregistry_new_clients: 21\n"
 	    "registry_moves: 22\nregistry_conflicts: 23\nregistry_takeovers: 24\n"
 	    "registry_evictions: 25\nregistry_expired: 26\nregistry_addresses_dropped: 27\n"
+	    "registry_refused: 32\nregistry_rate_limited: 33\nregistry_admitted: 34\n"
+	    "registry_held_moves: 35\n"
 	    "control_clients: 28\ncontrol_requests: 29\ncontrol_errors: 30\n"
 	    "control_rejected: 31\n");
 	ctlproto_stats(true, &st, buf, sizeof(buf));
@@ -531,7 +533,8 @@ test_stats(void **state)
 	    "\"registry\":{\"clients\":16,\"addresses\":17,\"max_clients\":18,"
 	    "\"learned\":19,\"rejected\":20,\"new_clients\":21,\"moves\":22,"
 	    "\"conflicts\":23,\"takeovers\":24,\"evictions\":25,\"expired\":26,"
-	    "\"addresses_dropped\":27},\"control\":{\"clients\":28,\"requests\":29,"
+	    "\"addresses_dropped\":27,\"refused\":32,\"rate_limited\":33,"
+	    "\"admitted\":34,\"held_moves\":35},\"control\":{\"clients\":28,\"requests\":29,"
 	    "\"errors\":30,\"rejected\":31}}\n");
 	st.have_sessions = false;
 	st.have_registry = false;
