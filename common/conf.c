@@ -300,6 +300,15 @@ parse_num(const char *v, bool size, bool secs, uint64_t *out)
 	return 0;
 }
 
+/* Parse a duration the way the configuration file does -- seconds, or a
+ * number with the suffix s, m, h or d -- for every other place that reads
+ * one (wicketctl allow MAC 1h), so that there is one syntax. */
+int
+conf_parse_duration(const char *v, uint64_t *secs)
+{
+	return parse_num(v, false, true, secs);
+}
+
 /* True when s is an HTTP token (a method name). */
 static bool
 is_token(const char *s)

@@ -141,6 +141,7 @@ bool conf_key_same(const struct wk_conf *a, const struct wk_conf *b, size_t i);
 void conf_key_copy(struct wk_conf *dst, const struct wk_conf *src, size_t i);
 void conf_reload_merge(const struct wk_conf *running, struct wk_conf *next,
     struct conf_diff *out);
+int conf_parse_duration(const char *v, uint64_t *secs);
 int conf_recheck(const struct wk_conf *c, const char *fname, struct conf_errors *errs);
 void conf_key_error(struct conf_errors *errs, const struct wk_conf *c,
     const char *fname, const char *key, const char *why);

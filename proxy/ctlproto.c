@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "jsonw.h"
 
 #define CTL_MAX_TOKENS 8	/* more than any command takes */
@@ -23,7 +24,7 @@ struct ctl_verb {
 };
 
 static const struct ctl_verb ctl_verbs[] = {
-	{ "allow", CTL_ALLOW, 1, 2, false, "allow MAC [SECONDS]" },
+	{ "allow", CTL_ALLOW, 1, 2, false, "allow MAC [DURATION]" },
 	{ "deny", CTL_DENY, 1, 1, false, "deny MAC" },
 	{ "list", CTL_LIST, 0, 0, true, "list [--json]" },
 	{ "show", CTL_SHOW, 1, 1, true, "show [--json] MAC|IP" },
@@ -153,23 +154,19 @@ ctl_parse_mac(const char *tok, struct wk_mac *mac, char *err, size_t errlen)
 	return 0;
 }
 
-/* Parse a SECONDS argument: plain decimal digits, 1..CTL_MAX_SECONDS. */
+/* Parse a DURATION argument with the configuration's syntax (seconds, or
+ * a number with s, m, h or d: "90", "30m", "1h"), 1..CTL_MAX_SECONDS. */
 static int
 ctl_parse_seconds(const char *tok, uint64_t *out, char *err, size_t errlen)
 {
 	char q[CTL_SHOW_TOKEN + 4];
 	uint64_t v = 0;
-	size_t i;
 
-	for (i = 0; tok[i] != '\0'; i++) {
-		if (tok[i] < '0' || tok[i] > '9' || v > CTL_MAX_SECONDS)
-			break;
-		v = v * 10 + (uint64_t)(tok[i] - '0');
-	}
-	if (i == 0 || tok[i] != '\0' || v < 1 || v > CTL_MAX_SECONDS) {
+	if (conf_parse_duration(tok, &v) < 0 || v < 1 || v > CTL_MAX_SECONDS) {
 		ctl_quote(tok, q);
-		return ctl_fail(err, errlen,
-		    "bad seconds \"%s\" (expected 1..%u)", q, CTL_MAX_SECONDS);
+		return ctl_fail(err, errlen, "bad duration \"%s\" (expected 1..%u "
+		    "seconds, or a number with s, m, h or d, at most 365d)", q,
+		    CTL_MAX_SECONDS);
 	}
 	*out = v;
 	return 0;

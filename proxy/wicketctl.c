@@ -2,6 +2,7 @@
  * the daemon's own parser, sends it as one line over the control socket,
  * prints the answer and maps it to an exit status (docs/control.md). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,19 +33,21 @@ usage(int code)
 {
 	fprintf(code == EXIT_OK ? stdout : stderr,
 	    "usage: wicketctl [-s SOCKET] [-t SECONDS] COMMAND [ARG...]\n"
-	    "       wicketctl -V | -h\n"
+	    "       wicketctl -V | --version | -h | --help\n"
 	    "commands:\n"
-	    "  allow MAC [SECONDS]    admit a client (default session_timeout;\n"
-	    "                         1..%u seconds)\n"
+	    "  allow MAC [DURATION]   admit a client for DURATION: seconds, or a\n"
+	    "                         number with s, m, h or d as in wicket.conf\n"
+	    "                         (1..%u s; default session_timeout)\n"
 	    "  deny MAC               end a client's session\n"
 	    "  list [--json]          every session with its client's addresses\n"
 	    "  show [--json] MAC|IP   one client: identity and session\n"
 	    "  stats [--json]         gate, session, registry and control counters\n"
 	    "  reload                 re-read the configuration file\n"
 	    "options:\n"
-	    "  -s SOCKET   control socket (default %s)\n"
-	    "  -t SECONDS  give up after this long without progress (default %d)\n"
-	    "  -V          print the version\n"
+	    "  -s SOCKET      control socket (default %s)\n"
+	    "  -t SECONDS     give up after this long without progress (default %d)\n"
+	    "  -V, --version  print the version\n"
+	    "  -h, --help     print this help\n"
 	    "exit status: 0 ok, 1 wicketd refused, 2 usage, 3 cannot connect\n",
 	    CTL_MAX_SECONDS, DEFAULT_SOCKET, DEFAULT_TIMEOUT);
 	exit(code);
@@ -233,8 +236,14 @@ main(int argc, char **argv)
 	long timeout = DEFAULT_TIMEOUT;
 	int ch, len, fd;
 
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	/* '+': stop at the command, so that its --json is not an option here */
-	while ((ch = getopt(argc, argv, "+s:t:Vh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:t:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			path = optarg;

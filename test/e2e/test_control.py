@@ -282,16 +282,17 @@ def test_deny_then_511(f):
 
 
 def test_bad_arguments_exit_2(f):
-    """Bad MAC, bad seconds, extra arguments, bad options: exit 2 before connecting."""
+    """Bad MAC, bad duration, extra arguments, bad options: exit 2 before connecting."""
     nosock = os.path.join(f.gate.dir, "no-such.sock")  # proves nothing was sent
     for args, want in (
             (["allow", "02:99:00:00:00"], 'bad MAC address "02:99:00:00:00"'),
             (["allow", "01:00:5e:00:00:01"], "not a unicast station address"),
             (["deny", "nobody"], 'bad MAC address "nobody"'),
-            (["allow", f.client.mac, "0"], 'bad seconds "0" (expected 1..31536000)'),
-            (["allow", f.client.mac, "31536001"], 'bad seconds "31536001"'),
-            (["allow", f.client.mac, "60", "extra"], "too many arguments (usage: allow MAC [SECONDS])"),
-            (["allow"], "missing argument (usage: allow MAC [SECONDS])"),
+            (["allow", f.client.mac, "0"], 'bad duration "0" (expected 1..31536000 seconds'),
+            (["allow", f.client.mac, "31536001"], 'bad duration "31536001"'),
+            (["allow", f.client.mac, "1w"], 'bad duration "1w"'),
+            (["allow", f.client.mac, "60", "extra"], "too many arguments (usage: allow MAC [DURATION])"),
+            (["allow"], "missing argument (usage: allow MAC [DURATION])"),
             (["list", "--xml"], 'unknown option "--xml"'),
             (["show", "host.example"], 'bad address "host.example"'),
             (["stats", "a b"], "blank or control character")):

@@ -14,8 +14,8 @@
 #include "ctlproto.h"
 
 #define MAC1 "02:00:00:00:00:01"
-#define USAGE_ALLOW "(usage: allow MAC [SECONDS])"
-#define BADSEC " (expected 1..31536000)"
+#define USAGE_ALLOW "(usage: allow MAC [DURATION])"
+#define BADSEC " (expected 1..31536000 seconds, or a number with s, m, h or d, at most 365d)"
 #define BADMAC " (expected aa:bb:cc:dd:ee:ff)"
 #define NOTUNI ": not a unicast station address"
 #define CMDS " (commands: allow, deny, list, show, stats, reload)"
@@ -38,16 +38,27 @@ static const struct pcase pcases[] = {
 	{ "allow 02:00:00:00:00:01 31536000\r\n", NULL, CTL_ALLOW, false, false, MAC1, 31536000 },
 	{ "  allow \t02:00:00:00:00:01\t 60  ", NULL, CTL_ALLOW, false, false, MAC1, 60 },
 	{ "allow 02:AB:cd:00:00:01 0060", NULL, CTL_ALLOW, false, false, "02:ab:cd:00:00:01", 60 },
-	{ "allow " MAC1 " 0", "bad seconds \"0\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " 31536001", "bad seconds \"31536001\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " -5", "bad seconds \"-5\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " +5", "bad seconds \"+5\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " 5s", "bad seconds \"5s\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " 0x10", "bad seconds \"0x10\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 0", "bad duration \"0\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 31536001", "bad duration \"31536001\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " -5", "bad duration \"-5\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " +5", "bad duration \"+5\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	/* the configuration's duration syntax (conf_parse_duration) */
+	{ "allow " MAC1 " 5s", NULL, CTL_ALLOW, false, false, MAC1, 5 },
+	{ "allow " MAC1 " 30m", NULL, CTL_ALLOW, false, false, MAC1, 1800 },
+	{ "allow " MAC1 " 1h", NULL, CTL_ALLOW, false, false, MAC1, 3600 },
+	{ "allow " MAC1 " 2d", NULL, CTL_ALLOW, false, false, MAC1, 172800 },
+	{ "allow " MAC1 " 365d", NULL, CTL_ALLOW, false, false, MAC1, 31536000 },
+	{ "allow " MAC1 " 366d", "bad duration \"366d\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 0h", "bad duration \"0h\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 1H", "bad duration \"1H\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 1hh", "bad duration \"1hh\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " h", "bad duration \"h\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 1w", "bad duration \"1w\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " 0x10", "bad duration \"0x10\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
 	{ "allow " MAC1 " 99999999999999999999999999",
-	  "bad seconds \"99999999999999999999999999\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	  "bad duration \"99999999999999999999999999\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
 	{ "allow " MAC1 " 60 x", "too many arguments " USAGE_ALLOW, CTL_ALLOW, 0, 0, NULL, 0 },
-	{ "allow " MAC1 " --json", "bad seconds \"--json\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
+	{ "allow " MAC1 " --json", "bad duration \"--json\"" BADSEC, CTL_ALLOW, 0, 0, NULL, 0 },
 	{ "allow", "missing argument " USAGE_ALLOW, CTL_ALLOW, 0, 0, NULL, 0 },
 	{ "allow 1 2 3 4 5 6 7 8 9 10", "too many arguments " USAGE_ALLOW, CTL_ALLOW, 0, 0, NULL, 0 },
 	{ "allow 02:00:00:00:00", "bad MAC address \"02:00:00:00:00\"" BADMAC, CTL_ALLOW, 0, 0, NULL, 0 },
