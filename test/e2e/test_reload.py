@@ -77,6 +77,8 @@ ALT = {
     "control_socket": "control_socket %(dir)s/other.sock",
     "grant_key": "grant_key %(dir)s/grant2.key",
     "max_grant_seconds": "max_grant_seconds 3600",
+    "admissions_per_minute": "admissions_per_minute 10",
+    "splash_sessions_per_ip": "splash_sessions_per_ip 2",
     "state_file": "state_file %(dir)s/state2",
     "splash_terms": "splash_terms %(dir)s/terms.txt",
     "firewall": "firewall none",
