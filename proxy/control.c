@@ -25,13 +25,14 @@
 #include "registry.h"
 #include "session.h"
 
-#define CONTROL_BACKLOG 128
+#define CONTROL_BACKLOG 1024	/* a burst of wicketctl waits in the queue, not EAGAIN */
 #define CONTROL_LINGER_SECS 2	/* after the answer, for the peer's EOF */
 #define CONTROL_ERR_MAX 4608	/* gate_reload's error text and then some */
 #define CONTROL_BUSY "error too many control connections\n\n"
 #define CONTROL_EPERM "error permission denied\n\n"
 
 struct control;
+struct ctl_refusal;
 
 /* One wicketctl connection: it sends one request line, gets one answer,
  * and is closed once the answer is flushed. */
@@ -58,6 +59,8 @@ struct control {
 	ino_t ino;
 	struct ctl_client *clients;
 	unsigned nclients;
+	struct ctl_refusal *refusing; /* refused, waiting for their EOF */
+	unsigned nrefusing;
 	uint64_t requests, errors, rejected;
 };
 
@@ -546,14 +549,93 @@ control_on_deadline(evutil_socket_t fd, short what, void *arg)
 	control_client_error(c, reason);
 }
 
-/* Write a short refusal straight to a socket we will not serve, then
- * close it (the message fits any socket buffer; a failure is harmless). */
-static void
-control_refuse(evutil_socket_t fd, const char *msg)
+/* A refused connection waiting for its peer's EOF (see control_refuse). */
+struct ctl_refusal {
+	struct control *ctl;
+	struct ctl_refusal *prev, *next;
+	struct event *ev;
+	evutil_socket_t fd;
+};
+
+/* Read and discard what the peer sent; true once it is at EOF (or gone). */
+static bool
+control_drain(evutil_socket_t fd)
 {
+	char buf[1024];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Close a lingering refused connection and free it. */
+static void
+control_refusal_free(struct ctl_refusal *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->ctl->refusing = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->ctl->nrefusing--;
+	event_free(r->ev);
+	close(r->fd);
+	free(r);
+}
+
+/* A lingering refused connection: its request arrived (discard it), it
+ * closed, or it did not within CONTROL_REFUSE_LINGER_MS. */
+static void
+control_on_refusal(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_refusal *r = arg;
+
+	if ((what & EV_TIMEOUT) || control_drain(fd))
+		control_refusal_free(r);
+}
+
+/* Refuse a connection we will not serve with a one-line answer that the
+ * peer can always read. A close with the peer's request still unread in
+ * our receive queue makes the kernel report ECONNRESET to the peer (RFC
+ * 9112 §9.6 describes the same for TCP), and a client that reads until
+ * EOF then loses the answer: 452 of 936 refused clients read nothing
+ * that way (issue 12). So: send, shut our write side (the peer sees the
+ * answer, then EOF), discard what it sent, and close only at its EOF --
+ * waiting in the loop, never blocking, at most CONTROL_MAX_REFUSING at
+ * once for CONTROL_REFUSE_LINGER_MS; beyond that, close after the
+ * discard (the peer had then almost always sent its line already). */
+static void
+control_refuse(struct control *ctl, evutil_socket_t fd, const char *msg)
+{
+	struct timeval tv = { 0, CONTROL_REFUSE_LINGER_MS * 1000 };
+	struct ctl_refusal *r;
+
 	if (send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("control: refusal not sent: %s", strerror(errno));
-	close(fd);
+	if (shutdown(fd, SHUT_WR) < 0 || control_drain(fd) ||
+	    ctl->nrefusing >= CONTROL_MAX_REFUSING ||
+	    (r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
+		return;
+	}
+	r->ctl = ctl;
+	r->fd = fd;
+	r->ev = event_new(ctl->g->base, fd, EV_READ | EV_PERSIST,
+	    control_on_refusal, r);
+	if (r->ev == NULL || event_add(r->ev, &tv) < 0) {
+		if (r->ev != NULL)
+			event_free(r->ev);
+		free(r);
+		close(fd);
+		return;
+	}
+	ctl->nrefusing++;
+	r->next = ctl->refusing;
+	if (r->next)
+		r->next->prev = r;
+	ctl->refusing = r;
 }
 
 /* Only root and the daemon's own user may drive it, whatever the socket's
@@ -585,12 +667,12 @@ control_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)salen;
 	if (!control_peer_allowed(fd)) {
 		ctl->rejected++;
-		control_refuse(fd, CONTROL_EPERM);
+		control_refuse(ctl, fd, CONTROL_EPERM);
 		return;
 	}
 	if (ctl->nclients >= CONTROL_MAX_CLIENTS) {
 		ctl->rejected++;
-		control_refuse(fd, CONTROL_BUSY);
+		control_refuse(ctl, fd, CONTROL_BUSY);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -828,6 +910,8 @@ control_stop(struct gate *g)
 		return;
 	while (ctl->clients != NULL)
 		control_client_free(ctl->clients);
+	while (ctl->refusing != NULL)
+		control_refusal_free(ctl->refusing);
 	if (ctl->lev)
 		evconnlistener_free(ctl->lev);
 	if (ctl->resume)

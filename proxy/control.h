@@ -7,6 +7,8 @@
 struct gate;
 
 #define CONTROL_MAX_CLIENTS 64	/* concurrent control connections */
+#define CONTROL_MAX_REFUSING 256	/* refused ones waiting for their EOF */
+#define CONTROL_REFUSE_LINGER_MS 1000	/* ... for at most this long */
 #define CONTROL_IDLE_SECS 5	/* to send the request line */
 #define CONTROL_WRITE_SECS 30	/* without write progress, then dropped */
 #define CONTROL_CHUNK 65536	/* list: refill the output below this */

@@ -7,6 +7,7 @@
 Run as root: python3 test/e2e/test_control.py [-v] [-l] [NAME_SUBSTRING ...]
 """
 
+import collections
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -392,6 +394,55 @@ def test_connection_limit(f):
     wait_for(lambda: ctl(f, "stats").returncode == 0, 3, "a control slot after closing 64 connections")
 
 
+def test_thousand_concurrent_refused_read_the_answer(f):
+    """1,000 concurrent control clients, 64 of them holding the slots: the other 936 all read the refusal and a clean EOF (no reset)."""
+    held = []
+    try:
+        for _ in range(64):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(f.sock)
+            held.append(s)
+        time.sleep(0.3)
+        n = 936
+        bar = threading.Barrier(n)
+        got = [None] * n
+
+        def one(i):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            data = b""
+            try:
+                bar.wait()
+                s.connect(f.sock)  # blocking, as wicketctl does: a full queue waits
+                s.settimeout(30)
+                try:
+                    s.sendall(b"stats\n")
+                except OSError:
+                    pass  # refused before we wrote: the answer is still there to read
+                while True:
+                    b = s.recv(4096)
+                    if not b:
+                        break
+                    data += b
+                got[i] = data
+            except OSError as e:
+                got[i] = "%s after %r" % (e, data)
+            finally:
+                s.close()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        want = b"error too many control connections\n\n"
+        bad = collections.Counter(repr(g)[:80] for g in got if g != want)
+        assert not bad, "%d of %d refused clients did not read the refusal cleanly: %s" % (
+            sum(bad.values()), n, bad.most_common(4))
+    finally:
+        for s in held:
+            s.close()
+    wait_for(lambda: ctl(f, "stats").returncode == 0, 5, "a control slot after the flood")
+
+
 def test_oversized_and_raw_requests(f):
     """A request line over 512 bytes is refused and closed; a CRLF line and a line ended by EOF are served."""
     out, _ = raw_ctl(f, b"stats " + b"x" * 600 + b"\n")
@@ -498,6 +549,7 @@ TESTS = [
     test_fifty_concurrent_clients,
     test_stuck_client_does_not_stall,
     test_connection_limit,
+    test_thousand_concurrent_refused_read_the_answer,
     test_oversized_and_raw_requests,
     test_reload_broken_config,
     test_second_daemon_refused,
