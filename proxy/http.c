@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-enum { PH_START, PH_FIELDS, PH_DONE };
+enum { PH_START, PH_FIELDS, PH_DONE, PH_ERROR };
 
 #define LIST_EMPTY_OK 8 /* empty elements ignored in non-framing lists */
 
@@ -284,7 +284,8 @@ conn_element(void *arg, const char *e, size_t n)
 }
 
 /* Validate a Host value as uri-host [":" port] (RFC 9110 §7.2, RFC 3986
- * §3.2.2); an empty value is allowed by RFC 9112 §3.2. */
+ * §3.2.2); an empty value passes here (RFC 9112 §3.2) and req_finish
+ * decides whether the target form allows it. */
 static bool
 host_valid(const char *v, size_t n)
 {
@@ -332,12 +333,15 @@ host_valid(const char *v, size_t n)
 	return true;
 }
 
-/* Record an error on a request and return HTTP_ERROR. */
+/* Record an error on a request and return HTTP_ERROR. The error sticks
+ * until http_req_init: nothing after a framing error is ever framed as a
+ * request (design: framing policy), whoever calls again. */
 static int
 req_fail(struct http_req *r, uint16_t status, const char *why)
 {
 	r->status = status;
 	r->why = why;
+	r->phase = PH_ERROR;
 	return HTTP_ERROR;
 }
 
@@ -469,6 +473,12 @@ req_finish(struct http_req *r, const char *buf, const struct http_limits *lim)
 {
 	if (r->minor == 1 && r->n_host == 0)
 		return req_fail(r, 400, "HTTP/1.1 request without Host");
+	/* RFC 9112 §3.2: an empty Host is for a target without an authority,
+	 * and an http URI's authority is never empty (RFC 9110 §4.2.1, §7.2);
+	 * absolute-form carries its own (§3.2.2, Host is then ignored). */
+	if (r->minor == 1 && r->host_len == 0 &&
+	    (buf[r->target_off] == '/' || buf[r->target_off] == '*'))
+		return req_fail(r, 400, "empty Host");
 	if (r->n_te > 0) {
 		if (r->n_cl > 0)
 			return req_fail(r, 400, "both Content-Length and Transfer-Encoding");
@@ -504,6 +514,8 @@ http_req_parse(struct http_req *r, const char *buf, size_t len,
 
 	if (r->phase == PH_DONE)
 		return HTTP_DONE;
+	if (r->phase == PH_ERROR)
+		return HTTP_ERROR;
 	for (;;) {
 		if (!head_line(buf, len, r->scan, &r->seen, &raw, &bare)) {
 			/* RFC 9112 §3 and RFC 6585 §5: refuse an overlong
@@ -705,27 +717,14 @@ http_chunked_init(struct http_chunked *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Record a chunked-body error. */
+/* Record a chunked-body error; like a request's, it sticks (the bytes
+ * after it are never read as a message). */
 static int
 ch_fail(struct http_chunked *c, uint16_t status, const char *why)
 {
 	c->status = status;
 	c->why = why;
 	return HTTP_ERROR;
-}
-
-/* True when a trailer field name must not appear in a trailer section
- * (RFC 9110 §6.5.1): fields that frame or route the message. */
-static bool
-trailer_forbidden(const struct http_chunked *c)
-{
-	char norm[sizeof(c->name)];
-
-	for (size_t k = 0; k < c->namelen; k++)
-		norm[k] = c->name[k] == '_' ? '-' : c->name[k];
-	return http_token_eq(norm, c->namelen, "content-length") ||
-	    http_token_eq(norm, c->namelen, "transfer-encoding") ||
-	    http_token_eq(norm, c->namelen, "host");
 }
 
 /* Feed body bytes to the chunked decoder. Sets *used to the bytes that
@@ -740,6 +739,8 @@ http_chunked_feed(struct http_chunked *c, const char *p, size_t n,
 	*used = 0;
 	if (c->state == CH_DONE)
 		return HTTP_DONE;
+	if (c->status != 0)
+		return HTTP_ERROR;
 	while (i < n) {
 		uint8_t b = (uint8_t)p[i];
 		if (c->state <= CH_SIZE_LF && ++c->linebytes > CH_MAX_LINE)
@@ -885,26 +886,21 @@ http_chunked_feed(struct http_chunked *c, const char *p, size_t n,
 			} else if (is_tchar(b)) {
 				if (++c->ntrailers > lim->max_headers)
 					return ch_fail(c, 431, "too many trailer fields");
-				c->namelen = 0;
-				c->name[c->namelen++] = (char)b;
 				c->state = CH_TR_NAME;
 			} else {
 				return ch_fail(c, 400, "invalid trailer field");
 			}
 			break;
 		case CH_TR_NAME:
-			if (is_tchar(b)) {
-				if (c->namelen < sizeof(c->name))
-					c->name[c->namelen++] = (char)b;
-				else
-					c->namelen = sizeof(c->name); /* too long to matter */
-			} else if (b == ':') {
-				if (trailer_forbidden(c))
-					return ch_fail(c, 400, "framing field in trailer");
+			/* RFC 9110 §6.5.1: a trailer is never merged into the
+			 * header section nor used for framing, so a trailer
+			 * named Content-Length or Transfer-Encoding changes
+			 * nothing: the message is well framed and its bytes go
+			 * on as they came (RFC 9112 §7.1.2). */
+			if (b == ':')
 				c->state = CH_TR_VAL;
-			} else {
+			else if (!is_tchar(b))
 				return ch_fail(c, 400, "invalid trailer field name");
-			}
 			break;
 		case CH_TR_VAL:
 			if (b == '\r')

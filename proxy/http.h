@@ -85,8 +85,6 @@ struct http_resp {
 struct http_chunked {
 	uint8_t state;
 	uint8_t ndigits;
-	uint8_t namelen;
-	char name[20];      /* trailer field name, for the framing-field check */
 	uint64_t size;      /* current chunk size, then bytes left of it */
 	uint64_t total;     /* decoded body bytes so far */
 	uint32_t linebytes; /* bytes on the current size/extension line */

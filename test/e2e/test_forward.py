@@ -470,6 +470,56 @@ def test_half_close_after_request(f):
     assert rep.eof == "fin", "expected a FIN after the answer, got eof=%s; %s" % (rep.eof, show(rep))
 
 
+def py_requests(f, marker):
+    """The Python origin's request events whose target contains marker."""
+    return [e for e in f.py.events() if e.get("event") == "request" and marker in e.get("target", "")]
+
+
+def test_trailer_with_framing_names_forwarded(f):
+    """A chunked trailer named Content-Length / Transfer-Encoding is not framing: the request and the next one are forwarded byte for byte."""
+    req = (b"POST /upload?trl HTTP/1.1\r\nHost: 10.98.0.5\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"3\r\nabc\r\n0\r\nContent-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\n"
+           b"GET /after-trailer HTTP/1.1\r\nHost: 10.98.0.5\r\nConnection: close\r\n\r\n")
+    rep = h.raw(f.client, PY4, 80, req, timeout=6)
+    rs = rep.responses()
+    assert [r.status for r in rs] == [200, 200], "expected 200 200; %s" % show(rep)
+    v = json.loads(rs[0].body)
+    assert v["length"] == 3 and v["chunks"] == 1, "origin decoded %r" % v
+    assert b"GET /after-trailer" in rs[1].body, "second answer %r" % rs[1].body
+    assert py_requests(f, "/upload?trl") and py_requests(f, "/after-trailer"), \
+        "origin did not see both requests: %r" % [e.get("target") for e in f.py.events()][-6:]
+
+
+def test_bytes_after_a_framing_error_never_a_request(f):
+    """An ambiguous request and a second one in the same write: one 400, close, and the second never reaches the origin."""
+    heads = [
+        b"GET /fe1 HTTP/1.1\r\nHost: 10.98.0.5\r\nX: a\r\n b\r\n\r\n",                      # obs-fold
+        b"POST /fe2 HTTP/1.1\r\nHost: 10.98.0.5\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",                                       # CL + TE
+        b"POST /fe3 HTTP/1.1\r\nHost: 10.98.0.5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # bad chunk size
+        b"GET /fe4 HTTP/1.1\r\nHost:\r\n\r\n",                                                 # empty Host
+    ]
+    for i, head in enumerate(heads):
+        smuggled = b"GET /smuggled-%d HTTP/1.1\r\nHost: 10.98.0.5\r\n\r\n" % i
+        rep = h.raw(f.client, PY4, 80, head + smuggled, timeout=4)
+        rs = rep.responses()
+        assert [r.status for r in rs] == [400], "case %d: expected one 400; %s" % (i, show(rep))
+        assert rep.eof is not None, "case %d: not closed after the 400; %s" % (i, show(rep))
+        assert rs[-1].headers.get("Connection", "").lower() == "close", "case %d: no Connection: close" % i
+        time.sleep(0.2)
+        assert not py_requests(f, "/smuggled-%d" % i), "case %d: the bytes after a framing error reached " \
+            "the origin as a request" % i
+
+
+def test_empty_host_400(f):
+    """HTTP/1.1 origin-form with an empty Host (RFC 9112 §3.2): 400 and close, nothing forwarded."""
+    rep = h.raw(f.client, PY4, 80, b"GET /empty-host HTTP/1.1\r\nHost:\r\n\r\n", timeout=4)
+    assert rep.status_lines() == ["HTTP/1.1 400 Bad Request"] and rep.eof is not None, show(rep)
+    assert b"empty Host" in rep.responses()[0].body, show(rep)
+    time.sleep(0.2)
+    assert not py_requests(f, "/empty-host"), "a request with an empty Host was forwarded"
+
+
 def upstream_conns(f):
     """The router's established connections to the nginx origin (10.98.0.2:80), as 'local peer' strings."""
     p = f.topo.router.run(["ss", "-tnH", "state", "established", "dst", "%s:80" % O4], check=False)
@@ -565,6 +615,9 @@ TESTS = [
     test_slow_origin_upload_memory_bounded,
     test_http10_get,
     test_half_close_after_request,
+    test_trailer_with_framing_names_forwarded,
+    test_bytes_after_a_framing_error_never_a_request,
+    test_empty_host_400,
     test_client_vanishes_frees_upstream,
     test_walled_garden,
     test_audit_forward_records,

@@ -255,9 +255,12 @@ static const struct vreq valid[] = {
 	  .head = "GET / HTTP/1.1\r\nHOST: \t a%41b-c.d_e~f!$&'()*+,;= \t\r\n\r\n",
 	  .method = "GET", .target = "/", .host = "a%41b-c.d_e~f!$&'()*+,;=",
 	  .minor = 1 },
-	{ .name = "empty Host in HTTP/1.1",
-	  .head = "GET / HTTP/1.1\r\nHost:\r\n\r\n",
-	  .method = "GET", .target = "/", .host = "", .minor = 1 },
+	{ .name = "empty Host in HTTP/1.1 absolute-form (Host is ignored)",
+	  .head = "GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n",
+	  .method = "GET", .target = "http://a/", .host = "", .minor = 1 },
+	{ .name = "empty Host in HTTP/1.0",
+	  .head = "GET / HTTP/1.0\r\nHost:\r\n\r\n",
+	  .method = "GET", .target = "/", .host = "", .minor = 0, .close = true },
 	{ .name = "HTTP/1.9 is treated as 1.1",
 	  .head = "GET / HTTP/1.9\r\nHost: a\r\n\r\n",
 	  .method = "GET", .target = "/", .host = "a", .minor = 1 },
@@ -748,6 +751,13 @@ static const struct rule rules[] = {
 	R("HTTP/3.1", "GET / HTTP/3.1\r\n\r\n", 505),
 	R("missing version", "GET /\r\nHost: a\r\n\r\n", 400),
 	R("missing target", "GET HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+	/* An http URI's authority is never empty (RFC 9110 §4.2.1, §7.2), so
+	 * origin-form and asterisk-form need a non-empty Host (RFC 9112 §3.2). */
+	R("empty Host, origin-form", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
+	R("empty Host with OWS", "GET /x HTTP/1.1\r\nHost: \t \r\n\r\n", 400),
+	R("empty Host, asterisk-form", "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n", 400),
+	R("empty Host, POST with a body", "POST / HTTP/1.1\r\nHost:\r\n"
+	  "Content-Length: 1\r\n\r\n", 400),
 	R("method only", "GET\r\n\r\n", 400),
 	R("double space after method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
 	R("double space before version", "GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -1027,10 +1037,14 @@ static const struct chrule chrules[] = {
 	CF("size line of 4097 bytes", "5;", 'e', 4093, "\r\nhello\r\n0\r\n\r\n", 400, &LIM),
 	CF("size line without end", "5;", 'e', 9000, "", 400, &LIM),
 	C("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n", 400),
-	C("trailer Content-Length", "0\r\nContent-Length: 5\r\n\r\n", 400),
-	C("trailer content_length", "0\r\ncontent_length: 5\r\n\r\n", 400),
-	C("trailer Transfer-Encoding", "0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-	C("trailer Host", "0\r\nHOST: evil\r\n\r\n", 400),
+	/* Framing field names in a trailer: never merged, never framing, so
+	 * the message is well framed and forwarded (RFC 9110 §6.5.1). */
+	C("trailer Content-Length", "0\r\nContent-Length: 5\r\n\r\n", 0),
+	C("trailer content_length", "0\r\ncontent_length: 5\r\n\r\n", 0),
+	C("trailer Transfer-Encoding", "0\r\nTransfer-Encoding: chunked\r\n\r\n", 0),
+	C("trailer Host", "0\r\nHOST: evil\r\n\r\n", 0),
+	C("trailer Content-Length with a bad value", "0\r\nContent-Length: x, 5\r\n\r\n", 0),
+	C("trailer framing name then obs-fold", "0\r\nContent-Length: 5\r\n 6\r\n\r\n", 400),
 	C("trailer whitespace before colon", "0\r\nX : a\r\n\r\n", 400),
 	C("trailer without colon", "0\r\nXyz\r\n\r\n", 400),
 	C("trailer empty name", "0\r\n: a\r\n\r\n", 400),
@@ -1079,6 +1093,51 @@ chrule_bytes(const struct chrule *t, size_t *len)
 	}
 	*len = n;
 	return b;
+}
+
+/* After a framing error nothing is framed again until the framer is
+ * re-initialised: the bytes after the bad head (here a valid request)
+ * are never read as a request, whoever calls again (design: framing
+ * policy); the chunked decoder likewise. */
+static void
+test_error_sticks(void **state)
+{
+	static const char next[] = "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct http_chunked c;
+	size_t used;
+
+	(void)state;
+	for (size_t i = 0; i < NRULES; i++) {
+		const struct rule *t = &rules[i];
+		size_t len;
+		char *b = rule_bytes(t, &len), *all;
+		struct http_req r;
+		int rc;
+
+		if (t->status == 0) {
+			free(b);
+			continue;
+		}
+		all = malloc(len + sizeof(next));
+		assert_non_null(all);
+		memcpy(all, b, len);
+		memcpy(all + len, next, sizeof(next));
+		http_req_init(&r);
+		rc = http_req_parse(&r, all, len + sizeof(next) - 1, t->lim);
+		if (rc != HTTP_ERROR || r.status != t->status)
+			fail_msg("row \"%s\" + a request: rc %d status %u", t->name, rc,
+			    r.status);
+		for (int again = 0; again < 2; again++)
+			if (http_req_parse(&r, all, len + sizeof(next) - 1, t->lim) !=
+			    HTTP_ERROR || r.status != t->status)
+				fail_msg("row \"%s\": framed again after its error", t->name);
+		free(all);
+		free(b);
+	}
+	http_chunked_init(&c);
+	assert_int_equal(http_chunked_feed(&c, "zz\r\n", 4, &used, &LIM), HTTP_ERROR);
+	assert_int_equal(http_chunked_feed(&c, "0\r\n\r\n", 5, &used, &LIM), HTTP_ERROR);
+	assert_int_equal(c.status, 400);
 }
 
 /* Each chunked rule gives its status in one call and byte by byte. */
@@ -1364,6 +1423,7 @@ main(void)
 		cmocka_unit_test(test_pipeline),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_chunked_rules),
+		cmocka_unit_test(test_error_sticks),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_response_limit),
 		cmocka_unit_test(test_helpers),
