@@ -28,6 +28,7 @@
 #define CONTROL_BACKLOG 1024	/* a burst of wicketctl waits in the queue, not EAGAIN */
 #define CONTROL_LINGER_SECS 2	/* after the answer, for the peer's EOF */
 #define CONTROL_ERR_MAX 4608	/* gate_reload's error text and then some */
+#define CONTROL_STATS_MAX 65536	/* stats --prometheus with every HELP line */
 #define CONTROL_BUSY "error too many control connections\n\n"
 #define CONTROL_EPERM "error permission denied\n\n"
 
@@ -262,45 +263,50 @@ control_do_show(struct ctl_client *c, const struct ctl_cmd *cmd)
 	control_client_ok(c, buf, n);
 }
 
-/* stats: the gate's counters, sessions, registry and this socket. */
+/* Counts the session table by state for `stats`. */
+static void
+control_count_state(const struct session *s, void *arg)
+{
+	struct ctl_stats *st = arg;
+
+	if (s->state == SESSION_REVOKED)
+		st->revoked++;
+	else if (s->state != SESSION_ADMITTED)
+		st->expired++;
+}
+
+/* stats [--json | --prometheus]: the gate's counters (stats.h), sessions
+ * by state, the registry, the sniffer and this socket. */
 static void
 control_do_stats(struct ctl_client *c, const struct ctl_cmd *cmd)
 {
+	static char buf[CONTROL_STATS_MAX];
 	struct control *ctl = c->ctl;
 	struct gate *g = ctl->g;
 	struct ctl_stats st;
-	char buf[CTL_OUT_LINE];
 	size_t n;
 
 	memset(&st, 0, sizeof(st));
-	st.accepted = g->st.accepted;
-	st.refused = g->st.refused;
-	st.requests = g->st.requests;
-	st.forwarded = g->st.forwarded;
-	st.denied = g->st.denied;
-	st.probes = g->st.probes;
-	st.portal = g->st.portal;
-	st.framing_errors = g->st.framing_errors;
-	st.upstream_errors = g->st.upstream_errors;
-	st.timeouts = g->st.timeouts;
-	st.bytes_in = g->st.bytes_in;
-	st.bytes_out = g->st.bytes_out;
+	st.gate = g->st;
 	st.connections = g->nconns;
 	st.paused = g->paused;
 	if (g->sessions != NULL) {
 		st.have_sessions = true;
 		st.sessions = session_count(g->sessions);
 		st.admitted = session_count_admitted(g->sessions);
+		session_foreach(g->sessions, control_count_state, &st);
 	}
 	if (g->reg != NULL) {
 		st.have_registry = true;
 		registry_stats(g->reg, &st.reg);
 	}
+	st.have_sniffer = ident_sniff_stats(g, &st.sniff);
 	st.ctl_clients = ctl->nclients;
 	st.ctl_requests = ctl->requests;
 	st.ctl_errors = ctl->errors;
 	st.ctl_rejected = ctl->rejected;
-	n = ctlproto_stats(cmd->json, &st, buf, sizeof(buf));
+	n = ctlproto_stats(cmd->prometheus ? CTL_PROMETHEUS : cmd->json ? CTL_JSON
+	    : CTL_TEXT, &st, buf, sizeof(buf));
 	if (n == 0) {
 		control_client_error(c, "answer too large");
 		return;

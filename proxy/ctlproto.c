@@ -4,6 +4,7 @@
 #include "ctlproto.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,16 +21,17 @@ struct ctl_verb {
 	enum ctl_op op;
 	unsigned min, max;	/* positional arguments */
 	bool json;		/* accepts --json */
+	bool prometheus;	/* accepts --prometheus */
 	const char *usage;
 };
 
 static const struct ctl_verb ctl_verbs[] = {
-	{ "allow", CTL_ALLOW, 1, 2, false, "allow MAC [DURATION]" },
-	{ "deny", CTL_DENY, 1, 1, false, "deny MAC" },
-	{ "list", CTL_LIST, 0, 0, true, "list [--json]" },
-	{ "show", CTL_SHOW, 1, 1, true, "show [--json] MAC|IP" },
-	{ "stats", CTL_STATS, 0, 0, true, "stats [--json]" },
-	{ "reload", CTL_RELOAD, 0, 0, false, "reload" },
+	{ "allow", CTL_ALLOW, 1, 2, false, false, "allow MAC [DURATION]" },
+	{ "deny", CTL_DENY, 1, 1, false, false, "deny MAC" },
+	{ "list", CTL_LIST, 0, 0, true, false, "list [--json]" },
+	{ "show", CTL_SHOW, 1, 1, true, false, "show [--json] MAC|IP" },
+	{ "stats", CTL_STATS, 0, 0, true, true, "stats [--json | --prometheus]" },
+	{ "reload", CTL_RELOAD, 0, 0, false, false, "reload" },
 };
 #define CTL_NVERBS (sizeof(ctl_verbs) / sizeof(ctl_verbs[0]))
 
@@ -227,15 +229,22 @@ ctlproto_parse(const char *line, size_t len, struct ctl_cmd *out, char *err,
 		    verb->usage);
 	for (i = 1; i < ntok; i++) {
 		if (verb->json && tok[i][0] == '-' && tok[i][1] != '\0') {
-			if (strcmp(tok[i], "--json") != 0) {
+			bool prom = verb->prometheus && strcmp(tok[i], "--prometheus") == 0;
+			if (strcmp(tok[i], "--json") != 0 && !prom) {
 				ctl_quote(tok[i], q);
 				return ctl_fail(err, errlen,
 				    "unknown option \"%s\" (usage: %s)", q, verb->usage);
 			}
-			if (out->json)
+			if ((prom && out->prometheus) || (!prom && out->json))
 				return ctl_fail(err, errlen,
-				    "--json given twice (usage: %s)", verb->usage);
-			out->json = true;
+				    "%s given twice (usage: %s)", tok[i], verb->usage);
+			if (prom ? out->json : out->prometheus)
+				return ctl_fail(err, errlen, "--json and --prometheus "
+				    "exclude each other (usage: %s)", verb->usage);
+			if (prom)
+				out->prometheus = true;
+			else
+				out->json = true;
 			continue;
 		}
 		pos[npos++] = tok[i];
@@ -808,80 +817,217 @@ ctlproto_show(bool json, const struct ctl_view *v,
 	return n;
 }
 
-/* One named counter of the stats table. */
-struct ctl_stat_row {
+/* One figure of a stats section: where it is in struct ctl_stats, how
+ * wide, what kind, its Prometheus family and label (NULL: its own metric)
+ * and its help text. */
+struct ctl_stat_field {
 	const char *name;
-	uint64_t val;
+	const char *prom;	/* Prometheus name after the section, if not name */
+	enum stats_kind kind;
+	size_t off;
+	unsigned char width;
+	const char *family, *label, *help;
 };
 
-/* The payload of `stats`: gate counters, sessions, registry and control
- * socket figures, as "name: value" lines or one JSON object with a member
- * per section (null for a section that is off). */
-size_t
-ctlproto_stats(bool json, const struct ctl_stats *st, char *buf, size_t size)
+#define CS(f) offsetof(struct ctl_stats, f), sizeof(((struct ctl_stats *)0)->f)
+#define GATE_ROW(name, kind, family, label, help) \
+	{ #name, NULL, kind, offsetof(struct ctl_stats, gate) + offsetof(struct gate_stats, name), \
+	  sizeof(uint64_t), family, label, help },
+#define REG(name, f, kind, help) { name, NULL, kind, offsetof(struct ctl_stats, reg) + \
+	offsetof(struct registry_stats, f), sizeof(((struct registry_stats *)0)->f), NULL, NULL, help }
+#define SNIFF(f, kind, help) { #f, NULL, kind, offsetof(struct ctl_stats, sniff) + \
+	offsetof(struct sniff_stats, f), sizeof(((struct sniff_stats *)0)->f), NULL, NULL, help }
+
+/* The sections, in order: the gate's counters come from stats.h; the
+ * others are one line per figure. */
+static const struct ctl_stat_field ctl_gate_rows[] = {
+	{ "paused", NULL, STATS_BOOL, CS(paused), NULL, NULL, "accepting paused (max_connections, out of descriptors)" },
+	{ "connections", NULL, STATS_GAUGE, CS(connections), NULL, NULL, "client connections open now" },
+	GATE_STATS(GATE_ROW)
+};
+static const struct ctl_stat_field ctl_session_rows[] = {
+	{ "total", "count", STATS_GAUGE, CS(sessions), NULL, NULL, "sessions in the table" },
+	{ "admitted", NULL, STATS_GAUGE, CS(admitted), "by_state", "state=\"admitted\"",
+	  "sessions in the table by state (ended ones are kept a while)" },
+	{ "expired", NULL, STATS_GAUGE, CS(expired), "by_state", "state=\"expired\"", NULL },
+	{ "revoked", NULL, STATS_GAUGE, CS(revoked), "by_state", "state=\"revoked\"", NULL },
+};
+static const struct ctl_stat_field ctl_registry_rows[] = {
+	REG("clients", clients, STATS_GAUGE, "client records (the registry's size)"),
+	REG("addresses", addrs, STATS_GAUGE, "IP bindings"),
+	REG("max_clients", max_clients, STATS_GAUGE, "client records at most (max_clients)"),
+	REG("learned", learned, STATS_COUNTER, "sightings learned"),
+	REG("rejected", rejected, STATS_COUNTER, "sightings with an unusable address"),
+	REG("new_clients", new_clients, STATS_COUNTER, "new client records"),
+	REG("moves", moves, STATS_COUNTER, "clients that took a new address"),
+	REG("conflicts", conflicts, STATS_COUNTER, "addresses claimed by two MACs"),
+	REG("takeovers", takeovers, STATS_COUNTER, "addresses taken over by another MAC"),
+	REG("evictions", evictions, STATS_COUNTER, "clients evicted because the table was full"),
+	REG("expired", expired, STATS_COUNTER, "clients aged out"),
+	REG("addresses_dropped", addrs_dropped, STATS_COUNTER, "addresses dropped for a per-client or pool limit"),
+	REG("refused", refused, STATS_COUNTER, "sightings refused: the table is full of admitted clients"),
+	REG("rate_limited", rate_limited, STATS_COUNTER, "frames over their source's or link's rate"),
+	REG("admitted", pinned, STATS_GAUGE, "admitted client records (never evicted for strangers)"),
+	REG("held_moves", held, STATS_COUNTER, "moves of admitted clients held for confirmation"),
+};
+static const struct ctl_stat_field ctl_sniffer_rows[] = {
+	SNIFF(capturing, STATS_GAUGE, "1 while the capture is open"),
+	SNIFF(seen, STATS_COUNTER, "frames parsed"),
+	SNIFF(learned, STATS_COUNTER, "frames that taught a binding"),
+	SNIFF(ignored, STATS_COUNTER, "frames with nothing to learn"),
+	SNIFF(malformed, STATS_COUNTER, "malformed frames"),
+	SNIFF(mismatch, STATS_COUNTER, "frames whose advertised MAC is not their sender"),
+	SNIFF(snapped, STATS_COUNTER, "frames captured shorter than sent"),
+	SNIFF(errors, STATS_COUNTER, "capture errors (each closes and reopens the capture)"),
+	SNIFF(reopens, STATS_COUNTER, "captures reopened after an error"),
+	SNIFF(kernel_drops, STATS_COUNTER, "frames the kernel dropped before the sniffer read them"),
+};
+static const struct ctl_stat_field ctl_control_rows[] = {
+	{ "clients", NULL, STATS_GAUGE, CS(ctl_clients), NULL, NULL, "control connections open now" },
+	{ "requests", NULL, STATS_COUNTER, CS(ctl_requests), NULL, NULL, "control requests read" },
+	{ "errors", NULL, STATS_COUNTER, CS(ctl_errors), NULL, NULL, "control requests answered with an error" },
+	{ "rejected", NULL, STATS_COUNTER, CS(ctl_rejected), NULL, NULL, "control connections refused (limit, peer uid)" },
+};
+
+/* One section of the answer; prefix is the text form's, "" for the gate. */
+struct ctl_stat_section {
+	const char *name, *prefix;
+	const struct ctl_stat_field *rows;
+	size_t n;
+	bool on;
+};
+
+#define ROWS(a) a, sizeof(a) / sizeof(a[0])
+
+/* A figure's value, whatever its width. */
+static uint64_t
+stat_value(const struct ctl_stats *st, const struct ctl_stat_field *f)
 {
-	const struct registry_stats *r = &st->reg;
-	const struct ctl_stat_row gate[] = {
-		{ "connections", st->connections },
-		{ "accepted", st->accepted }, { "refused", st->refused },
-		{ "requests", st->requests }, { "forwarded", st->forwarded },
-		{ "denied", st->denied }, { "probes", st->probes },
-		{ "portal", st->portal }, { "framing_errors", st->framing_errors },
-		{ "upstream_errors", st->upstream_errors },
-		{ "timeouts", st->timeouts }, { "bytes_in", st->bytes_in },
-		{ "bytes_out", st->bytes_out },
-	}, sess[] = {
-		{ "total", st->sessions }, { "admitted", st->admitted },
-	}, reg[] = {
-		{ "clients", r->clients }, { "addresses", r->addrs },
-		{ "max_clients", r->max_clients }, { "learned", r->learned },
-		{ "rejected", r->rejected }, { "new_clients", r->new_clients },
-		{ "moves", r->moves }, { "conflicts", r->conflicts },
-		{ "takeovers", r->takeovers }, { "evictions", r->evictions },
-		{ "expired", r->expired }, { "addresses_dropped", r->addrs_dropped },
-		{ "refused", r->refused }, { "rate_limited", r->rate_limited },
-		{ "admitted", r->pinned }, { "held_moves", r->held },
-	}, ctl[] = {
-		{ "clients", st->ctl_clients }, { "requests", st->ctl_requests },
-		{ "errors", st->ctl_errors }, { "rejected", st->ctl_rejected },
-	};
-	const struct {
-		const char *name;
-		const struct ctl_stat_row *rows;
-		size_t n;
-		bool on;
-	} sect[] = {
-		{ "gate", gate, sizeof(gate) / sizeof(gate[0]), true },
-		{ "sessions", sess, sizeof(sess) / sizeof(sess[0]), st->have_sessions },
-		{ "registry", reg, sizeof(reg) / sizeof(reg[0]), st->have_registry },
-		{ "control", ctl, sizeof(ctl) / sizeof(ctl[0]), true },
-	};
-	struct ctl_out o;
+	const char *p = (const char *)st + f->off;
+
+	switch (f->width) {
+	case 1: return *(const uint8_t *)(const void *)p;
+	case 2: return *(const uint16_t *)(const void *)p;
+	case 4: return *(const uint32_t *)(const void *)p;
+	default: return *(const uint64_t *)(const void *)p;
+	}
+}
+
+/* `stats` as "name: value" lines (sections other than the gate prefixed,
+ * "NAME: off" for a section that is not running). */
+static void
+stats_text(struct ctl_out *o, const struct ctl_stat_section *sect, size_t ns,
+    const struct ctl_stats *st)
+{
+	for (size_t i = 0; i < ns; i++) {
+		if (!sect[i].on) {
+			out_fmt(o, "%s: off\n", sect[i].name);
+			continue;
+		}
+		for (size_t k = 0; k < sect[i].n; k++) {
+			const struct ctl_stat_field *f = &sect[i].rows[k];
+			uint64_t v = stat_value(st, f);
+			if (f->kind == STATS_BOOL)
+				out_fmt(o, "%s%s: %s\n", sect[i].prefix, f->name, v ? "yes" : "no");
+			else
+				out_fmt(o, "%s%s: %llu\n", sect[i].prefix, f->name,
+				    (unsigned long long)v);
+		}
+	}
+}
+
+/* `stats --json`: one object with a member per section (null when off). */
+static size_t
+stats_json(char *buf, size_t size, const struct ctl_stat_section *sect,
+    size_t ns, const struct ctl_stats *st)
+{
 	struct jsonw j, s;
-	char sub[1024];
+	char sub[2048];
 	size_t n;
 
-	if (json) {
-		if (size < 3) {
-			if (size > 0)
-				buf[0] = '\0';
-			return 0;
+	jsonw_begin(&j, buf, size);
+	for (size_t i = 0; i < ns; i++) {
+		if (!sect[i].on) {
+			jsonw_null(&j, sect[i].name);
+			continue;
 		}
-		jsonw_begin(&j, buf, size);
-		for (size_t i = 0; i < sizeof(sect) / sizeof(sect[0]); i++) {
-			if (!sect[i].on) {
-				jsonw_null(&j, sect[i].name);
-				continue;
+		jsonw_begin(&s, sub, sizeof(sub));
+		for (size_t k = 0; k < sect[i].n; k++) {
+			const struct ctl_stat_field *f = &sect[i].rows[k];
+			if (f->kind == STATS_BOOL)
+				jsonw_bool(&s, f->name, stat_value(st, f) != 0);
+			else
+				jsonw_uint(&s, f->name, stat_value(st, f));
+		}
+		json_sub(&j, sect[i].name, &s);
+	}
+	n = jsonw_end(&j);
+	return n == 0 || n >= size ? 0 : n;
+}
+
+/* `stats --prometheus`: the text exposition format (version 0.0.4) for
+ * node_exporter's textfile collector. Metric names are wicket_SECTION_NAME
+ * (the gate's without SECTION), counters end in _total, yes/no is 1/0,
+ * rows of one family share its HELP and TYPE; sections that are off are
+ * left out. */
+static void
+stats_prometheus(struct ctl_out *o, const struct ctl_stat_section *sect,
+    size_t ns, const struct ctl_stats *st)
+{
+	for (size_t i = 0; i < ns; i++) {
+		const char *fam = NULL;
+
+		if (!sect[i].on)
+			continue;
+		for (size_t k = 0; k < sect[i].n; k++) {
+			const struct ctl_stat_field *f = &sect[i].rows[k];
+			const char *sep = *sect[i].prefix ? "_" : "";
+			const char *sec = *sect[i].prefix ? sect[i].name : "";
+			const char *total = f->kind == STATS_COUNTER ? "_total" : "";
+			const char *name = f->family != NULL ? f->family
+			    : f->prom != NULL ? f->prom : f->name;
+			char metric[128];
+
+			snprintf(metric, sizeof(metric), "wicket_%s%s%s%s", sec, sep, name, total);
+			if (f->family == NULL || fam == NULL || strcmp(fam, f->family) != 0) {
+				if (f->help != NULL)
+					out_fmt(o, "# HELP %s %s\n", metric, f->help);
+				out_fmt(o, "# TYPE %s %s\n", metric,
+				    f->kind == STATS_COUNTER ? "counter" : "gauge");
 			}
-			jsonw_begin(&s, sub, sizeof(sub));
-			if (i == 0)
-				jsonw_bool(&s, "paused", st->paused);
-			for (size_t k = 0; k < sect[i].n; k++)
-				jsonw_uint(&s, sect[i].rows[k].name, sect[i].rows[k].val);
-			json_sub(&j, sect[i].name, &s);
+			fam = f->family;
+			out_fmt(o, "%s%s%s%s %llu\n", metric, f->label ? "{" : "",
+			    f->label ? f->label : "", f->label ? "}" : "",
+			    (unsigned long long)stat_value(st, f));
 		}
-		n = jsonw_end(&j);
-		if (n == 0 || n >= size) {
+	}
+}
+
+/* The payload of `stats`: the gate's counters, sessions, the registry, the
+ * sniffer and the control socket, as text lines, one JSON object, or the
+ * Prometheus text format; 0 when buf is too small. */
+size_t
+ctlproto_stats(enum ctl_format fmt, const struct ctl_stats *st, char *buf,
+    size_t size)
+{
+	const struct ctl_stat_section sect[] = {
+		{ "gate", "", ROWS(ctl_gate_rows), true },
+		{ "sessions", "sessions_", ROWS(ctl_session_rows), st->have_sessions },
+		{ "registry", "registry_", ROWS(ctl_registry_rows), st->have_registry },
+		{ "sniffer", "sniffer_", ROWS(ctl_sniffer_rows), st->have_sniffer },
+		{ "control", "control_", ROWS(ctl_control_rows), true },
+	};
+	size_t ns = sizeof(sect) / sizeof(sect[0]), n;
+	struct ctl_out o;
+
+	if (size < 3) {
+		if (size > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	if (fmt == CTL_JSON) {
+		n = stats_json(buf, size, sect, ns, st);
+		if (n == 0) {
 			buf[0] = '\0';
 			return 0;
 		}
@@ -889,18 +1035,9 @@ ctlproto_stats(bool json, const struct ctl_stats *st, char *buf, size_t size)
 		return n;
 	}
 	out_init(&o, buf, size);
-	for (size_t i = 0; i < sizeof(sect) / sizeof(sect[0]); i++) {
-		const char *pre = i == 0 ? "" : sect[i].name;
-		if (!sect[i].on) {
-			out_fmt(&o, "%s: off\n", sect[i].name);
-			continue;
-		}
-		if (i == 0)
-			out_fmt(&o, "paused: %s\n", st->paused ? "yes" : "no");
-		for (size_t k = 0; k < sect[i].n; k++)
-			out_fmt(&o, "%s%s%s: %llu\n", pre, *pre ? "_" : "",
-			    sect[i].rows[k].name,
-			    (unsigned long long)sect[i].rows[k].val);
-	}
+	if (fmt == CTL_PROMETHEUS)
+		stats_prometheus(&o, sect, ns, st);
+	else
+		stats_text(&o, sect, ns, st);
 	return out_done(&o);
 }

@@ -11,6 +11,8 @@
 #include "addr.h"
 #include "registry.h"
 #include "session.h"
+#include "sniff.h"
+#include "stats.h"
 
 /* Framing (docs/control.md): one request line per connection; the answer is
  * a status line ("ok" or "error REASON"), payload lines that are never
@@ -29,10 +31,14 @@ enum ctl_op {
 	CTL_RELOAD,
 };
 
+/* How `stats` is printed. */
+enum ctl_format { CTL_TEXT, CTL_JSON, CTL_PROMETHEUS };
+
 /* One parsed request. */
 struct ctl_cmd {
 	enum ctl_op op;
 	bool json;		/* list/show/stats: --json */
+	bool prometheus;	/* stats: --prometheus (text exposition format) */
 	bool by_ip;		/* show: the argument was an IP address */
 	struct wk_mac mac;	/* allow, deny, show by MAC */
 	struct wk_ip ip;	/* show by IP */
@@ -55,16 +61,19 @@ struct ctl_view {
 	const struct wk_ip *query;	/* show by IP: the address asked for */
 };
 
-/* The figures `stats` reports (copied out of the gate by the shell). */
+/* The figures `stats` reports, copied out of the gate by the shell. Each
+ * section is one table in ctlproto.c; a section that is not running in
+ * this daemon (have_... false) is null / off / absent. */
 struct ctl_stats {
-	uint64_t accepted, refused, requests, forwarded, denied, probes, portal;
-	uint64_t framing_errors, upstream_errors, timeouts, bytes_in, bytes_out;
+	struct gate_stats gate;		/* stats.h: one line per counter */
 	unsigned connections;
 	bool paused;
 	bool have_sessions;
-	uint64_t sessions, admitted;
+	uint64_t sessions, admitted, expired, revoked;
 	bool have_registry;
 	struct registry_stats reg;
+	bool have_sniffer;
+	struct sniff_stats sniff;
 	unsigned ctl_clients;
 	uint64_t ctl_requests, ctl_errors, ctl_rejected;
 };
@@ -88,7 +97,7 @@ size_t ctlproto_list_item(bool json, size_t index, const struct ctl_view *v,
 size_t ctlproto_list_end(bool json, size_t count, char *buf, size_t size);
 size_t ctlproto_show(bool json, const struct ctl_view *v,
     const struct ctl_clock *clk, char *buf, size_t size);
-size_t ctlproto_stats(bool json, const struct ctl_stats *st, char *buf,
-    size_t size);
+size_t ctlproto_stats(enum ctl_format fmt, const struct ctl_stats *st,
+    char *buf, size_t size);
 
 #endif

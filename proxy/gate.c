@@ -35,6 +35,21 @@ gate_apply_conf(struct gate *g, struct wk_conf *c)
 		log_set_level(lvl);
 }
 
+/* Count one request record with the verdict its audit line carries, at
+ * the place the line is written: `stats` and the audit log then agree by
+ * construction (docs/control.md, "stats"). */
+void
+gate_count_request(struct gate *g, enum verdict v)
+{
+	g->st.requests++;
+	switch (v) {
+	case V_FORWARD: g->st.forwarded++; break;
+	case V_DENY: g->st.denied++; break;
+	case V_PROBE: g->st.probes++; break;
+	case V_PORTAL: g->st.portal++; break;
+	}
+}
+
 /* Load a configuration into a fresh struct; NULL with the messages in
  * errs (and on stderr when asked). */
 struct wk_conf *

@@ -13,18 +13,13 @@
 #include "conf.h"
 #include "http.h"
 #include "policy.h"
+#include "stats.h"  /* struct gate_stats: one line per counter */
 
 struct conn;
 struct registry;
 struct session_table;
 struct garden;
 
-/* Counters reported by `wicketctl stats`. */
-struct gate_stats {
-	uint64_t accepted, refused, requests, forwarded, denied, probes, portal;
-	uint64_t framing_errors, upstream_errors, timeouts;
-	uint64_t bytes_in, bytes_out;
-};
 
 struct gate {
 	struct event_base *base;
@@ -58,10 +53,13 @@ struct wk_conf *gate_conf_load(const char *path, struct conf_errors *errs,
     bool print);
 void gate_apply_conf(struct gate *g, struct wk_conf *c);
 int gate_reload(struct gate *g, char *out, size_t outlen);
+void gate_count_request(struct gate *g, enum verdict v);
 
 /* ident.c */
 struct client_ident;
 int ident_start(struct gate *g);
+struct sniff_stats;
+bool ident_sniff_stats(struct gate *g, struct sniff_stats *out);
 int ident_conf_check(const struct wk_conf *c, char *err, size_t errlen);
 void ident_identify(struct gate *g, struct policy_in *in);
 void ident_stop(struct gate *g);

@@ -262,6 +262,17 @@ ident_conf_check(const struct wk_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The sniffer's counters for `wicketctl stats`; false without a sniffer
+ * (no interface). A small accessor for control.c. */
+bool
+ident_sniff_stats(struct gate *g, struct sniff_stats *out)
+{
+	if (g->ident == NULL || g->ident->sniff == NULL)
+		return false;
+	sniff_get_stats(g->ident->sniff, out);
+	return true;
+}
+
 /* Build the registry, seed it from the kernel and start the sniffer. */
 int
 ident_start(struct gate *g)

@@ -299,6 +299,7 @@ tlsconn_log(struct tlsconn *c, const struct policy_in *id, const char *method,
 	}
 	r.ms = r.ts_ms > c->t0_ms ? (uint64_t)(r.ts_ms - c->t0_ms) : 0;
 	n = audit_format_request(line, sizeof(line), &r);
+	gate_count_request(c->t->g, V_PORTAL);
 	audit_write(line, n);
 }
 
@@ -376,8 +377,6 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 	addr_ip_from_sa(&c->peer.sa, &id.client);
 	if (g->identify)
 		g->identify(g, &id);
-	g->st.requests++;
-	g->st.portal++;
 	if (out == NULL) {
 		bufferevent_write(c->bev, "HTTP/1.1 500 Internal Server Error\r\n"
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n", 76);

@@ -64,6 +64,7 @@ txn_log(struct conn *c, const struct txn *t)
 
 	r.ms = now > t->t0_ms ? (uint64_t)(now - t->t0_ms) : 0;
 	n = audit_format_request(line, sizeof(line), &r);
+	gate_count_request(c->g, t->verdict);
 	audit_write(line, n);
 }
 
@@ -302,7 +303,6 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 		c->ls = LS_CLOSING;
 		return;
 	}
-	c->g->st.requests++;
 	copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
 	if (r->n_host) {
 		copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
@@ -332,7 +332,6 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	c->rtxn = t;
 
 	if (t->verdict == V_FORWARD && relay_open(c) == 0) {
-		c->g->st.forwarded++;
 		t->relayed = true;
 		/* Byte for byte: the validated head goes out as received. */
 		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), r->head_len);
@@ -349,18 +348,15 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 		txn_answer(t, 502, "cannot open upstream connection", NULL, true);
 		break;
 	case V_PROBE:
-		c->g->st.probes++;
 		if (conn_link(c, target, r->target_len, buf + r->host_off,
 			r->host_len, link, sizeof(link)) < 0)
 			link[0] = '\0';
 		txn_answer(t, 302, NULL, link, r->close);
 		break;
 	case V_PORTAL:
-		c->g->st.portal++;
 		conn_portal(c, t, buf);
 		break;
 	case V_DENY:
-		c->g->st.denied++;
 		if (conn_link(c, target, r->target_len, buf + r->host_off,
 			r->host_len, link, sizeof(link)) < 0)
 			link[0] = '\0';

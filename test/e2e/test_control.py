@@ -268,7 +268,7 @@ def test_stats(f):
     assert int(d["requests"]) >= 1 and int(d["registry_clients"]) >= 1, out
     assert int(d["control_clients"]) >= 1, out
     j = json.loads(ok(f, "stats", "--json"))
-    assert set(j) == {"gate", "sessions", "registry", "control"}, j
+    assert set(j) >= {"gate", "sessions", "registry", "control"}, j  # test_stats.py: the rest
     assert j["gate"]["requests"] >= 1 and j["control"]["requests"] >= 1, j
 
 

@@ -99,7 +99,11 @@ static const struct pcase pcases[] = {
 	/* stats, reload */
 	{ "stats", NULL, CTL_STATS, false, false, NULL, 0 },
 	{ "stats --json", NULL, CTL_STATS, true, false, NULL, 0 },
-	{ "stats now", "too many arguments (usage: stats [--json])", CTL_STATS, 0, 0, NULL, 0 },
+	{ "stats now", "too many arguments (usage: stats [--json | --prometheus])", CTL_STATS, 0, 0, NULL, 0 },
+	{ "stats --prometheus", NULL, CTL_STATS, false, false, NULL, 0 },
+	{ "stats --prometheus --json", "--json and --prometheus exclude each other (usage: stats [--json | --prometheus])", CTL_STATS, 0, 0, NULL, 0 },
+	{ "stats --prometheus --prometheus", "--prometheus given twice (usage: stats [--json | --prometheus])", CTL_STATS, 0, 0, NULL, 0 },
+	{ "list --prometheus", "unknown option \"--prometheus\" (usage: list [--json])", CTL_LIST, 0, 0, NULL, 0 },
 	{ "reload", NULL, CTL_RELOAD, false, false, NULL, 0 },
 	{ "reload now", "too many arguments (usage: reload)", CTL_RELOAD, 0, 0, NULL, 0 },
 	{ "reload --json", "too many arguments (usage: reload)", CTL_RELOAD, 0, 0, NULL, 0 },
@@ -503,63 +507,163 @@ test_show(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* The figures of the stats tests: every field a different number. */
+static void
+stats_fill(struct ctl_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->gate = (struct gate_stats){ .accepted = 1, .refused = 2, .requests = 3,
+		.forwarded = 4, .denied = 5, .probes = 6, .portal = 7, .framing_errors = 8,
+		.upstream_errors = 9, .timeouts = 10, .bytes_in = 11, .bytes_out = 12 };
+	st->connections = 13;
+	st->have_sessions = true;
+	st->sessions = 14;
+	st->admitted = 15;
+	st->expired = 40;
+	st->revoked = 41;
+	st->have_registry = true;
+	st->reg = (struct registry_stats){ 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+		32, 33, 34, 35 };
+	st->have_sniffer = true;
+	st->sniff = (struct sniff_stats){ .seen = 50, .learned = 51, .ignored = 52,
+		.malformed = 53, .mismatch = 54, .snapped = 55, .errors = 56, .reopens = 57,
+		.kernel_drops = 58, .capturing = 1 };
+	st->ctl_clients = 28;
+	st->ctl_requests = 29;
+	st->ctl_errors = 30;
+	st->ctl_rejected = 31;
+}
+
 /* `stats`: every section in text and JSON, and sections that are off. */
 static void
 test_stats(void **state)
 {
-	struct ctl_stats st = {
-		.accepted = 1, .refused = 2, .requests = 3, .forwarded = 4,
-		.denied = 5, .probes = 6, .portal = 7, .framing_errors = 8,
-		.upstream_errors = 9, .timeouts = 10, .bytes_in = 11,
-		.bytes_out = 12, .connections = 13, .paused = false,
-		.have_sessions = true, .sessions = 14, .admitted = 15,
-		.have_registry = true,
-		.reg = { 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 32, 33, 34, 35 },
-		.ctl_clients = 28, .ctl_requests = 29, .ctl_errors = 30,
-		.ctl_rejected = 31,
-	};
-	char buf[CTL_OUT_LINE];
+	struct ctl_stats st;
+	char buf[16384];
 
 	(void)state;
-	ctlproto_stats(false, &st, buf, sizeof(buf));
+	stats_fill(&st);
+	ctlproto_stats(CTL_TEXT, &st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "paused: no\nconnections: 13\naccepted: 1\nrefused: 2\nrequests: 3\n"
 	    "forwarded: 4\ndenied: 5\nprobes: 6\nportal: 7\nframing_errors: 8\n"
 	    "upstream_errors: 9\ntimeouts: 10\nbytes_in: 11\nbytes_out: 12\n"
-	    "sessions_total: 14\nsessions_admitted: 15\n"
+	    "sessions_total: 14\nsessions_admitted: 15\nsessions_expired: 40\n"
+	    "sessions_revoked: 41\n"
 	    "registry_clients: 16\nregistry_addresses: 17\nregistry_max_clients: 18\n"
 	    "registry_learned: 19\nregistry_rejected: 20\nregistry_new_clients: 21\n"
 	    "registry_moves: 22\nregistry_conflicts: 23\nregistry_takeovers: 24\n"
 	    "registry_evictions: 25\nregistry_expired: 26\nregistry_addresses_dropped: 27\n"
 	    "registry_refused: 32\nregistry_rate_limited: 33\nregistry_admitted: 34\n"
 	    "registry_held_moves: 35\n"
+	    "sniffer_capturing: 1\nsniffer_seen: 50\nsniffer_learned: 51\n"
+	    "sniffer_ignored: 52\nsniffer_malformed: 53\nsniffer_mismatch: 54\n"
+	    "sniffer_snapped: 55\nsniffer_errors: 56\nsniffer_reopens: 57\n"
+	    "sniffer_kernel_drops: 58\n"
 	    "control_clients: 28\ncontrol_requests: 29\ncontrol_errors: 30\n"
 	    "control_rejected: 31\n");
-	ctlproto_stats(true, &st, buf, sizeof(buf));
+	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "{\"gate\":{\"paused\":false,\"connections\":13,\"accepted\":1,\"refused\":2,"
 	    "\"requests\":3,\"forwarded\":4,\"denied\":5,\"probes\":6,\"portal\":7,"
 	    "\"framing_errors\":8,\"upstream_errors\":9,\"timeouts\":10,\"bytes_in\":11,"
-	    "\"bytes_out\":12},\"sessions\":{\"total\":14,\"admitted\":15},"
+	    "\"bytes_out\":12},\"sessions\":{\"total\":14,\"admitted\":15,\"expired\":40,"
+	    "\"revoked\":41},"
 	    "\"registry\":{\"clients\":16,\"addresses\":17,\"max_clients\":18,"
 	    "\"learned\":19,\"rejected\":20,\"new_clients\":21,\"moves\":22,"
 	    "\"conflicts\":23,\"takeovers\":24,\"evictions\":25,\"expired\":26,"
 	    "\"addresses_dropped\":27,\"refused\":32,\"rate_limited\":33,"
-	    "\"admitted\":34,\"held_moves\":35},\"control\":{\"clients\":28,\"requests\":29,"
+	    "\"admitted\":34,\"held_moves\":35},"
+	    "\"sniffer\":{\"capturing\":1,\"seen\":50,\"learned\":51,\"ignored\":52,"
+	    "\"malformed\":53,\"mismatch\":54,\"snapped\":55,\"errors\":56,\"reopens\":57,"
+	    "\"kernel_drops\":58},"
+	    "\"control\":{\"clients\":28,\"requests\":29,"
 	    "\"errors\":30,\"rejected\":31}}\n");
 	st.have_sessions = false;
 	st.have_registry = false;
+	st.have_sniffer = false;
 	st.paused = true;
-	ctlproto_stats(false, &st, buf, sizeof(buf));
+	ctlproto_stats(CTL_TEXT, &st, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "paused: yes\n"));
-	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\ncontrol_clients: 28\n"));
-	ctlproto_stats(true, &st, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "\"sessions\":null,\"registry\":null,\"control\":{"));
+	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\nsniffer: off\ncontrol_clients: 28\n"));
+	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"sessions\":null,\"registry\":null,\"sniffer\":null,\"control\":{"));
 	assert_non_null(strstr(buf, "{\"gate\":{\"paused\":true,"));
-	assert_int_equal(ctlproto_stats(true, &st, buf, 64), 0);
+	assert_int_equal(ctlproto_stats(CTL_JSON, &st, buf, 64), 0);
 	assert_string_equal(buf, "");
-	assert_int_equal(ctlproto_stats(false, &st, buf, 64), 0);
+	assert_int_equal(ctlproto_stats(CTL_TEXT, &st, buf, 64), 0);
 	assert_string_equal(buf, "");
+	assert_int_equal(ctlproto_stats(CTL_PROMETHEUS, &st, buf, 64), 0);
+	assert_string_equal(buf, "");
+}
+
+/* `stats --prometheus`: the text exposition format -- HELP and TYPE once
+ * per family, counters ending in _total, the verdicts as one labelled
+ * family, booleans as 0/1, sections that are off left out -- and every
+ * line well formed. */
+static void
+test_stats_prometheus(void **state)
+{
+	struct ctl_stats st;
+	char buf[16384], names[128][96];
+	size_t nnames = 0;
+
+	(void)state;
+	stats_fill(&st);
+	assert_true(ctlproto_stats(CTL_PROMETHEUS, &st, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "# TYPE wicket_paused gauge\nwicket_paused 0\n"));
+	assert_non_null(strstr(buf, "# HELP wicket_connections client connections open now\n"
+	    "# TYPE wicket_connections gauge\nwicket_connections 13\n"));
+	assert_non_null(strstr(buf, "# TYPE wicket_accepted_total counter\nwicket_accepted_total 1\n"));
+	assert_non_null(strstr(buf, "# TYPE wicket_requests_total counter\nwicket_requests_total 3\n"));
+	assert_non_null(strstr(buf,
+	    "# HELP wicket_requests_by_verdict_total request records by verdict, as in the audit log\n"
+	    "# TYPE wicket_requests_by_verdict_total counter\n"
+	    "wicket_requests_by_verdict_total{verdict=\"forward\"} 4\n"
+	    "wicket_requests_by_verdict_total{verdict=\"deny\"} 5\n"
+	    "wicket_requests_by_verdict_total{verdict=\"probe\"} 6\n"
+	    "wicket_requests_by_verdict_total{verdict=\"portal\"} 7\n"));
+	assert_non_null(strstr(buf, "# TYPE wicket_sessions_count gauge\nwicket_sessions_count 14\n"));
+	assert_non_null(strstr(buf, "wicket_sessions_by_state{state=\"admitted\"} 15\n"
+	    "wicket_sessions_by_state{state=\"expired\"} 40\n"
+	    "wicket_sessions_by_state{state=\"revoked\"} 41\n"));
+	assert_non_null(strstr(buf, "# TYPE wicket_registry_evictions_total counter\n"
+	    "wicket_registry_evictions_total 25\n"));
+	assert_non_null(strstr(buf, "wicket_sniffer_kernel_drops_total 58\n"));
+	assert_non_null(strstr(buf, "wicket_control_rejected_total 31\n"));
+	/* every line: a comment with HELP/TYPE, or NAME{LABELS} VALUE; each
+	 * family's TYPE appears once */
+	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char name[96];
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			assert_int_equal(sscanf(line + 7, "%95s", name), 1);
+			for (size_t i = 0; i < nnames; i++)
+				if (strcmp(names[i], name) == 0)
+					fail_msg("TYPE %s twice", name);
+			assert_true(nnames < 128);
+			snprintf(names[nnames++], sizeof(names[0]), "%s", name);
+			continue;
+		}
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		size_t k = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
+		if (k == 0 || strncmp(line, "wicket_", 7) != 0)
+			fail_msg("bad metric line '%s'", line);
+		if (line[k] == '{') {
+			char *end = strchr(line + k, '}');
+			assert_non_null(end);
+			k = (size_t)(end - line) + 1;
+		}
+		if (line[k] != ' ' || strspn(line + k + 1, "0123456789") != strlen(line + k + 1))
+			fail_msg("bad sample '%s'", line);
+	}
+	assert_true(nnames > 40);
+	/* off sections are left out */
+	stats_fill(&st);
+	st.have_registry = false;
+	ctlproto_stats(CTL_PROMETHEUS, &st, buf, sizeof(buf));
+	assert_null(strstr(buf, "wicket_registry_"));
+	assert_non_null(strstr(buf, "wicket_sessions_count 14\n"));
 }
 
 int
@@ -574,6 +678,7 @@ main(void)
 		cmocka_unit_test(test_list_json),
 		cmocka_unit_test(test_show),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_stats_prometheus),
 	};
 	return cmocka_run_group_tests_name("ctlproto", tests, NULL, NULL);
 }
