@@ -1,12 +1,14 @@
 /* ident: who a client is. Ties the ARP/NDP sniffer, the kernel neighbour
  * table and the registry together, tells the registry which MACs are
  * admitted, writes identity audit events, and answers the per-request
- * lookup in O(1) without I/O on the request path (a lookup miss may
- * trigger one rate-limited neighbour dump). */
+ * lookup in O(1) without waiting on the request path (a lookup miss asks
+ * the kernel for that one neighbour entry, rate-limited, never waiting). */
+#include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -22,7 +24,8 @@
 #include "sniff.h"
 
 #define TICK_SECS 1
-#define MISS_DUMP_MS 1000 /* at most one neighbour dump per second on misses */
+#define MISS_GET_MS 10    /* kernel lookups on misses: 100 a second... */
+#define MISS_GET_BURST 100 /* ...and a burst of 100 */
 #define SWEEP_MIN 256     /* client slots re-checked for admission per tick... */
 #define SWEEP_MAX 16384   /* ...so a full sweep takes about 30 s, within these */
 
@@ -31,6 +34,7 @@ struct ident {
 	struct sniff *sniff;
 	struct event *tick;
 	struct neigh_limit limit;
+	int nlfd;       /* rtnetlink socket for single-entry lookups, or -1 */
 	int ifindex;
 	uint32_t link;  /* the registry link of the LAN (0 without an interface) */
 };
@@ -294,7 +298,11 @@ ident_start(struct gate *g)
 		return -1;
 	g->ident = id;
 	id->g = g;
-	id->limit.interval_ms = MISS_DUMP_MS;
+	id->limit.interval_ms = MISS_GET_MS;
+	id->limit.burst = MISS_GET_BURST;
+	id->nlfd = neigh_socket();
+	if (id->nlfd < 0)
+		log_warn("rtnetlink: %s; lookup misses fail closed", strerror(errno));
 	g->reg = registry_new(&rc);
 	id->tick = event_new(g->base, -1, EV_PERSIST, ident_on_tick, id);
 	if (g->reg == NULL || id->tick == NULL || event_add(id->tick, &tv) < 0) {
@@ -328,8 +336,33 @@ fail:
 	return -1;
 }
 
+/* A lookup miss: ask the kernel for its entry of ip (the router resolved
+ * the client to answer its SYN, so a connected client has one) and learn
+ * it. One non-blocking request and its already-queued answer: no dump,
+ * no wait on the loop. False when there is nothing to learn. */
+static bool
+ident_kernel_lookup(struct ident *id, uint32_t link, const struct wk_ip *ip, uint64_t now)
+{
+	struct neigh_entry e;
+	int rc;
+
+	if (id->nlfd < 0 || !neigh_limit_take(&id->limit, now))
+		return false;
+	rc = neigh_get(id->nlfd, (int)link, ip, &e);
+	if (rc < 0 && errno == EOPNOTSUPP) {
+		log_warn("kernel has no single-entry neighbour lookups (Linux < 4.20); "
+		    "lookup misses fail closed");
+		(void)close(id->nlfd);	/* read-only socket: nothing is lost */
+		id->nlfd = -1;
+	}
+	if (rc <= 0)
+		return false;
+	ident_learn(id, &e.ip, &e.mac, REGISTRY_FROM_KERNEL);
+	return true;
+}
+
 /* The per-request identity: the client's MAC and whether its address is
- * in conflict. A miss may refresh from the kernel table, rate-limited. */
+ * in conflict. A miss asks the kernel for that one entry, rate-limited. */
 void
 ident_identify(struct gate *g, struct policy_in *in)
 {
@@ -338,8 +371,7 @@ ident_identify(struct gate *g, struct policy_in *in)
 	uint32_t link = g->ident->link;
 	bool found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 
-	if (!found && neigh_limit_take(&g->ident->limit, now) &&
-	    ident_seed(g->ident) > 0)
+	if (!found && ident_kernel_lookup(g->ident, link, &in->client, now))
 		found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 	in->mac = NULL;
 	in->mac_conflict = false;
@@ -386,6 +418,8 @@ ident_stop(struct gate *g)
 			sniff_close(id->sniff);
 		if (id->tick)
 			event_free(id->tick);
+		if (id->nlfd >= 0)
+			(void)close(id->nlfd);	/* read-only socket */
 		free(id);
 	}
 	if (g->reg)

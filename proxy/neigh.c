@@ -1,6 +1,7 @@
-/* neigh: reads the kernel's ARP/NDP neighbour caches with an rtnetlink
- * RTM_GETNEIGH dump (no fork of `ip neigh`). neigh_parse is pure and bounds
- * checked; neigh_dump owns the socket and never waits past its deadline. */
+/* neigh: reads the kernel's ARP/NDP neighbour caches over rtnetlink (no
+ * fork of `ip neigh`): RTM_GETNEIGH dumps at start-up and single-entry
+ * requests on the event loop. neigh_parse is pure and bounds checked;
+ * neigh_dump never waits past its deadline, neigh_get never waits. */
 #include "neigh.h"
 
 #include <errno.h>
@@ -187,6 +188,27 @@ dump_entry(const struct neigh_entry *e, void *arg)
 		ctx->cb(e, ctx->arg);
 }
 
+/* Send one request to the kernel over rtnetlink, whole. */
+static int
+nl_send(int fd, const void *req, size_t len)
+{
+	struct sockaddr_nl kernel;
+	ssize_t n;
+
+	memset(&kernel, 0, sizeof(kernel));
+	kernel.nl_family = AF_NETLINK;
+	do {
+		n = sendto(fd, req, len, 0, (struct sockaddr *)&kernel, sizeof(kernel));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 /* Send one RTM_GETNEIGH dump request for family (filtered by ifindex). */
 static int
 dump_request(int fd, int family, int ifindex, uint32_t seq)
@@ -197,12 +219,8 @@ dump_request(int fd, int family, int ifindex, uint32_t seq)
 		struct rtattr rta;
 		uint32_t ifindex;
 	} req;
-	struct sockaddr_nl kernel;
-	ssize_t n;
 
 	memset(&req, 0, sizeof(req));
-	memset(&kernel, 0, sizeof(kernel));
-	kernel.nl_family = AF_NETLINK;
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ndm));
 	req.nh.nlmsg_type = RTM_GETNEIGH;
 	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -215,17 +233,7 @@ dump_request(int fd, int family, int ifindex, uint32_t seq)
 		req.ifindex = (uint32_t)ifindex;
 		req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_LENGTH(sizeof(uint32_t));
 	}
-	do {
-		n = sendto(fd, &req, req.nh.nlmsg_len, 0,
-		    (struct sockaddr *)&kernel, sizeof(kernel));
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if ((size_t)n != req.nh.nlmsg_len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
+	return nl_send(fd, &req, req.nh.nlmsg_len);
 }
 
 /* Receive one family's dump into ctx until NLMSG_DONE or the deadline. */
@@ -323,13 +331,232 @@ fail:
 	return -1;
 }
 
-/* Allow one dump per interval; the first call always passes. */
+/* Send one single-entry RTM_GETNEIGH request for ip on ifindex. */
+static int
+get_request(int fd, int ifindex, const struct wk_ip *ip, uint32_t seq)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ndmsg ndm;
+		struct rtattr rta;
+		uint8_t addr[16];
+	} req;
+	size_t alen = ip->family == AF_INET ? 4 : 16;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_type = RTM_GETNEIGH;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = seq;
+	req.ndm.ndm_family = (uint8_t)ip->family;
+	req.ndm.ndm_ifindex = ifindex;
+	/* The kernel accepts exactly one attribute here: NDA_DST. */
+	req.rta.rta_type = NDA_DST;
+	req.rta.rta_len = (unsigned short)RTA_LENGTH(alen);
+	memcpy(req.addr, ip->family == AF_INET ? (const void *)&ip->u.v4 :
+	    (const void *)&ip->u.v6, alen);
+	req.nh.nlmsg_len = NLMSG_ALIGN(NLMSG_LENGTH(sizeof(req.ndm))) + RTA_LENGTH(alen);
+	return nl_send(fd, &req, req.nh.nlmsg_len);
+}
+
+/* Keep the entry a single-entry reply delivered. */
+static void
+get_entry(const struct neigh_entry *e, void *arg)
+{
+	*(struct neigh_entry *)arg = *e;
+}
+
+/* Open the socket neigh_get uses. */
+int
+neigh_socket(void)
+{
+	struct sockaddr_nl local;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -1;
+	memset(&local, 0, sizeof(local));
+	local.nl_family = AF_NETLINK;
+	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0) {
+		int e = errno;
+		(void)close(fd);	/* nothing was sent on it */
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Send an RTM_GETROUTE request for the route to ip (which interface the
+ * kernel would use to reach it). */
+static int
+route_request(int fd, const struct wk_ip *ip, uint32_t seq)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rtm;
+		struct rtattr rta;
+		uint8_t addr[16];
+	} req;
+	size_t alen = ip->family == AF_INET ? 4 : 16;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = seq;
+	req.rtm.rtm_family = (uint8_t)ip->family;
+	req.rtm.rtm_dst_len = (uint8_t)(alen * 8);
+	req.rta.rta_type = RTA_DST;
+	req.rta.rta_len = (unsigned short)RTA_LENGTH(alen);
+	memcpy(req.addr, ip->family == AF_INET ? (const void *)&ip->u.v4 :
+	    (const void *)&ip->u.v6, alen);
+	req.nh.nlmsg_len = NLMSG_ALIGN(NLMSG_LENGTH(sizeof(req.rtm))) + RTA_LENGTH(alen);
+	return nl_send(fd, &req, req.nh.nlmsg_len);
+}
+
+/* The output interface of one RTM_NEWROUTE message; 0 when it has none. */
+static int
+route_oif(const uint8_t *p, size_t len)
+{
+	size_t off = NLMSG_ALIGN(sizeof(struct rtmsg));
+	int oif = 0;
+
+	while (off < len && len - off >= sizeof(struct rtattr)) {
+		struct rtattr rta;
+
+		memcpy(&rta, p + off, sizeof(rta));
+		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
+			return 0;
+		if (rta.rta_type == RTA_OIF && rta.rta_len >= RTA_LENGTH(sizeof(int)))
+			memcpy(&oif, p + off + RTA_LENGTH(0), sizeof(oif));
+		off += RTA_ALIGN(rta.rta_len);
+	}
+	return oif;
+}
+
+/* Read, without waiting, the answer of request seq of type `want`: its
+ * message into *msg and *len (pointing into buf). 1 answered, 0 the kernel
+ * said ENOENT, -1 with errno (EAGAIN: nothing queued). Replies to earlier
+ * requests (another seq) are skipped. */
+static int
+get_answer(int fd, uint8_t *buf, size_t size, uint32_t seq, uint16_t want,
+    const uint8_t **msg, size_t *len)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		struct sockaddr_nl from;
+		struct iovec iov = { buf, size };
+		struct msghdr mh;
+		size_t off = 0;
+		ssize_t n;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_name = &from;
+		mh.msg_namelen = sizeof(from);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;	/* EAGAIN: no answer queued, and none will come */
+		if ((mh.msg_flags & MSG_TRUNC) != 0 || mh.msg_namelen != sizeof(from) ||
+		    from.nl_pid != 0)
+			continue;
+		while ((size_t)n - off >= sizeof(struct nlmsghdr)) {
+			struct nlmsghdr nh;
+			int32_t code;
+
+			memcpy(&nh, buf + off, sizeof(nh));
+			if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > (size_t)n - off)
+				break;
+			if (nh.nlmsg_seq == seq && nh.nlmsg_type == NLMSG_ERROR) {
+				if (nh.nlmsg_len < NLMSG_LENGTH(sizeof(code))) {
+					errno = EBADMSG;
+					return -1;
+				}
+				memcpy(&code, buf + off + NLMSG_HDRLEN, sizeof(code));
+				if (code == -ENOENT || code == -ENETUNREACH ||
+				    code == -EHOSTUNREACH)
+					return 0;
+				errno = code < 0 ? -code : EBADMSG;
+				return -1;
+			}
+			if (nh.nlmsg_seq == seq && nh.nlmsg_type == want) {
+				*msg = buf + off;
+				*len = nh.nlmsg_len;
+				return 1;
+			}
+			off += NLMSG_ALIGN(nh.nlmsg_len);
+		}
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* Ask the kernel for one entry (first for the route to ip when the
+ * interface is not known) and read the answers without waiting. */
+int
+neigh_get(int fd, int ifindex, const struct wk_ip *ip, struct neigh_entry *out)
+{
+	static uint32_t seq;
+	uint8_t buf[8192];
+	const uint8_t *m;
+	size_t mlen;
+	struct neigh_entry e;
+	int rc;
+
+	if (ifindex < 0 || ip == NULL || out == NULL ||
+	    (ip->family != AF_INET && ip->family != AF_INET6)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ifindex == 0) {
+		if (route_request(fd, ip, ++seq) != 0)
+			return -1;
+		rc = get_answer(fd, buf, sizeof(buf), seq, RTM_NEWROUTE, &m, &mlen);
+		if (rc <= 0)
+			return rc;
+		ifindex = route_oif(m + NLMSG_HDRLEN, mlen - NLMSG_HDRLEN);
+		if (ifindex <= 0)
+			return 0;	/* a blackhole or local route: no neighbour */
+	}
+	if (get_request(fd, ifindex, ip, ++seq) != 0)
+		return -1;
+	rc = get_answer(fd, buf, sizeof(buf), seq, RTM_NEWNEIGH, &m, &mlen);
+	if (rc <= 0)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.ifindex = -1;	/* set by get_entry when the entry is usable */
+	if (neigh_parse(m, mlen, ifindex, get_entry, &e, NULL) == NEIGH_ERROR) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (e.ifindex != ifindex)
+		return 0;
+	*out = e;
+	return 1;
+}
+
+/* One token per interval, up to the burst; the first call always passes
+ * and a clock that went back refills the bucket. */
 int
 neigh_limit_take(struct neigh_limit *l, uint64_t now_ms)
 {
-	if (l->primed && now_ms >= l->last_ms && now_ms - l->last_ms < l->interval_ms)
+	unsigned cap = l->burst > 0 ? l->burst : 1;
+
+	if (!l->primed || now_ms < l->last_ms) {
+		l->primed = 1;
+		l->tokens = cap;
+		l->last_ms = now_ms;
+	} else if (l->interval_ms > 0) {
+		uint64_t add = (now_ms - l->last_ms) / l->interval_ms;
+		if (add > 0) {
+			l->tokens = add >= cap - l->tokens ? cap : l->tokens + (unsigned)add;
+			l->last_ms += add * l->interval_ms;
+		}
+	} else {
+		l->tokens = cap;
+	}
+	if (l->tokens == 0)
 		return 0;
-	l->primed = 1;
-	l->last_ms = now_ms;
+	l->tokens--;
 	return 1;
 }

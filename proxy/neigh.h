@@ -1,6 +1,7 @@
 /* neigh: the kernel's neighbour table (ARP and NDP caches) read over
  * rtnetlink, without forking `ip neigh`. A pure parser of RTM_NEWNEIGH dump
- * buffers, and a bounded synchronous dump shell with a receive timeout. */
+ * buffers, a bounded synchronous dump shell for start-up, and a
+ * single-entry lookup that never waits, for the event loop. */
 #ifndef WK_NEIGH_H
 #define WK_NEIGH_H
 
@@ -42,14 +43,30 @@ int neigh_parse(const void *buf, size_t len, int ifindex, neigh_cb cb, void *arg
 #define NEIGH_DUMP_DEADLINE_MS 500
 int neigh_dump(int ifindex, neigh_cb cb, void *arg);
 
-/* A rate limit for dumps on lookup misses: at most one per interval. */
+/* A non-blocking, close-on-exec rtnetlink socket for neigh_get; -1 with
+ * errno. */
+int neigh_socket(void);
+
+/* The kernel's entry for ip on ifindex with one RTM_GETNEIGH request
+ * (Linux >= 4.20), filtered like neigh_parse; ifindex 0: the interface of
+ * the kernel's route to ip (one RTM_GETROUTE first). It never waits: the kernel
+ * answers a netlink request inside sendmsg, so the reply is queued when
+ * that returns, and a missing reply is an error (EAGAIN), not a reason to
+ * block. 1 found (in *out), 0 no usable entry, -1 with errno set
+ * (EOPNOTSUPP: a kernel too old for single-entry requests). */
+int neigh_get(int fd, int ifindex, const struct wk_ip *ip, struct neigh_entry *out);
+
+/* A rate limit for kernel lookups on lookup misses: one token per
+ * interval, at most burst (0: 1) saved up. */
 struct neigh_limit {
 	uint64_t interval_ms;
+	unsigned burst;
 	uint64_t last_ms;
+	unsigned tokens;
 	int primed;
 };
 
-/* True (and the dump is charged) when a dump may run at now_ms. */
+/* True (and a token is taken) when a lookup may run at now_ms. */
 int neigh_limit_take(struct neigh_limit *l, uint64_t now_ms);
 
 #endif

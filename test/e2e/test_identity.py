@@ -10,6 +10,7 @@ Run as root: python3 test/e2e/test_identity.py [-v] [-l] [NAME_SUBSTRING ...]
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -61,6 +62,13 @@ class Fixture:
     def client(self):
         """The trusted (allow_mac) client."""
         return self.topo.client
+
+
+def ctl(f, *args):
+    """Run wicketctl against the fixture's daemon."""
+    return subprocess.run([os.path.join(h.REPO, "build", "wicketctl"), "-s",
+                           os.path.join(f.gate.dir, "control.sock")] + list(args),
+                          capture_output=True, text=True, timeout=15)
 
 
 def request(f, client, path, v6=False):
@@ -140,6 +148,25 @@ def test_seeding_from_kernel_table(f):
     f.gate = f.topo.start_wicketd(CONF)
 
 
+def test_lookup_miss_asks_kernel(f):
+    """Without a sniffer and with an empty neighbour table at start, the client is unknown to
+    wicketd until it connects: its first request misses, wicketd asks the kernel for that one
+    entry (the router resolved the client to answer its SYN) and admits it -- no dump."""
+    f.gate.stop(check=False)
+    f.topo.router.ip("-4", "neigh", "flush", "dev", h.BRIDGE, check=False)
+    conf = CONF.replace("interface br-lan\n", "")
+    f.gate = f.topo.start_wicketd(conf)
+    p = ctl(f, "show", f.client.ip4)
+    assert p.returncode != 0 and "not found" in p.stdout + p.stderr, \
+        "the client is known before its first request: %s" % (p.stdout + p.stderr)
+    st, e = request(f, f.client, "/idm-miss")
+    assert e["mac"] == TRUSTED and st == 200, "first request after a miss: %d %r" % (st, e)
+    st, e = request(f, f.other, "/idm-miss-other")
+    assert st == 511 and e["mac"] == f.other.mac, "other client: %d %r" % (st, e)
+    f.gate.stop(check=False)
+    f.gate = f.topo.start_wicketd(CONF)
+
+
 def test_arp_conflict_fails_closed(f):
     """Another MAC claims the trusted device's IP (gratuitous ARP): within 1 s an arp_conflict
     event is logged, and requests from that IP are no longer admitted."""
@@ -167,6 +194,7 @@ TESTS = [
     test_ndp_learns_ipv6,
     test_admitted_client_changes_ip,
     test_seeding_from_kernel_table,
+    test_lookup_miss_asks_kernel,
     test_arp_conflict_fails_closed,  # last: the conflict stands for conflict_window
 ]
 

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "neigh.h"
 #include "sniff.h"
 
@@ -564,6 +565,18 @@ test_neigh_limit(void **state)
 	assert_true(neigh_limit_take(&l, 1005));
 	assert_false(neigh_limit_take(&l, 1500));
 	assert_true(neigh_limit_take(&l, 200));	/* clock went back: allow */
+
+	/* A burst of 3, a token every 10 ms. */
+	struct neigh_limit b = { .interval_ms = 10, .burst = 3 };
+	assert_true(neigh_limit_take(&b, 100));
+	assert_true(neigh_limit_take(&b, 100));
+	assert_true(neigh_limit_take(&b, 100));
+	assert_false(neigh_limit_take(&b, 109));
+	assert_true(neigh_limit_take(&b, 110));
+	assert_false(neigh_limit_take(&b, 110));
+	for (int i = 0; i < 3; i++)
+		assert_true(neigh_limit_take(&b, 100000));	/* refilled to 3, not more */
+	assert_false(neigh_limit_take(&b, 100000));
 }
 
 /* --- live tests in a private network namespace (forked child) --- */
@@ -760,6 +773,85 @@ test_neigh_dump_netns(void **state)
 {
 	(void)state;
 	run_child(child_neigh_dump);
+}
+
+/* Give ifname the IPv4 address addr/24 (so the kernel routes 10.9.9.0/24
+ * through it). */
+static int
+addr_add4(const char *ifname, const char *addr)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ifr.ifr_addr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1 && ioctl(s, SIOCSIFADDR, &ifr) == 0) {
+		sin->sin_addr.s_addr = htonl(0xffffff00u);
+		rc = ioctl(s, SIOCSIFNETMASK, &ifr);
+	}
+	close(s);
+	return rc;
+}
+
+/* Child: single-entry lookups find exactly the usable entries, by
+ * interface or through the route, and never wait. */
+static void
+child_neigh_get(void)
+{
+	struct neigh_entry e;
+	struct wk_ip ip4, ip6, ip_inc, ip_none, ip_far;
+	int fd, nl, va, vb;
+	uint64_t t0;
+
+	child_netns();
+	va = (int)if_nametoindex("va");
+	vb = (int)if_nametoindex("vb");
+	CHILD_CHECK(va > 0 && vb > 0);
+	CHILD_CHECK(addr_add4("va", "10.9.9.1") == 0);
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	CHILD_CHECK(nl >= 0);
+	CHILD_CHECK(neigh_add(nl, AF_INET, va, NUD_REACHABLE, "10.9.9.9", "02:11:22:33:44:55") == 0);
+	CHILD_CHECK(neigh_add(nl, AF_INET6, va, NUD_PERMANENT, "2001:db8::9", "00:11:22:33:44:66") == 0);
+	CHILD_CHECK(neigh_add(nl, AF_INET, va, NUD_INCOMPLETE, "10.9.9.8", NULL) == 0);
+	close(nl);
+	CHILD_CHECK(addr_ip_parse("10.9.9.9", &ip4) == 0);
+	CHILD_CHECK(addr_ip_parse("2001:db8::9", &ip6) == 0);
+	CHILD_CHECK(addr_ip_parse("10.9.9.8", &ip_inc) == 0);
+	CHILD_CHECK(addr_ip_parse("10.9.9.7", &ip_none) == 0);
+	CHILD_CHECK(addr_ip_parse("192.0.2.1", &ip_far) == 0);
+	fd = neigh_socket();
+	CHILD_CHECK(fd >= 0);
+
+	t0 = clock_mono_ms();
+	CHILD_CHECK(neigh_get(fd, va, &ip4, &e) == 1);
+	CHILD_CHECK(e.ifindex == va && addr_ip_equal(&e.ip, &ip4) && e.mac.b[5] == 0x55);
+	CHILD_CHECK(neigh_get(fd, va, &ip6, &e) == 1 && e.mac.b[5] == 0x66);
+	CHILD_CHECK(neigh_get(fd, vb, &ip4, &e) == 0);		/* another interface */
+	CHILD_CHECK(neigh_get(fd, va, &ip_inc, &e) == 0);	/* unusable state */
+	CHILD_CHECK(neigh_get(fd, va, &ip_none, &e) == 0);	/* no entry */
+	/* Interface unknown: the kernel's route to 10.9.9.9 says va. */
+	memset(&e, 0, sizeof(e));
+	CHILD_CHECK(neigh_get(fd, 0, &ip4, &e) == 1 && e.ifindex == va && e.mac.b[5] == 0x55);
+	CHILD_CHECK(neigh_get(fd, 0, &ip_none, &e) == 0);
+	CHILD_CHECK(neigh_get(fd, 0, &ip_far, &e) == 0);	/* no route at all */
+	/* Many in a row: each answer is already queued, nothing waits. */
+	for (int i = 0; i < 1000; i++)
+		CHILD_CHECK(neigh_get(fd, va, (i & 1) ? &ip4 : &ip_none, &e) == (i & 1));
+	CHILD_CHECK(clock_mono_ms() - t0 < 2000);
+	CHILD_CHECK(neigh_get(fd, -1, &ip4, &e) == -1 && errno == EINVAL);
+	close(fd);
+}
+
+/* neigh_get against the kernel in a private namespace. */
+static void
+test_neigh_get_netns(void **state)
+{
+	(void)state;
+	run_child(child_neigh_get);
 }
 
 /* The ICMPv6 checksum of an IPv6 packet at ip6 (pseudo-header included). */
@@ -1007,6 +1099,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_neigh_entries),
+		cmocka_unit_test(test_neigh_get_netns),
 		cmocka_unit_test(test_neigh_buffers),
 		cmocka_unit_test(test_neigh_prefixes),
 		cmocka_unit_test(test_neigh_limit),
