@@ -10,8 +10,10 @@ Run as root: python3 test/e2e/test_splash.py [-v] [-l] [NAME_SUBSTRING ...]
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +30,21 @@ audit_log {audit}
 interface br-lan
 control_socket {tmp}/control.sock
 state_file {tmp}/state
+max_clients 16
+conflict_window 1
+splash_sessions_per_ip 2
+"""
+
+GARP = r"""
+import socket, sys
+ifname, mac, ip = sys.argv[1], sys.argv[2], sys.argv[3]
+m = bytes.fromhex(mac.replace(":", ""))
+a = socket.inet_aton(ip)
+frame = (b"\xff" * 6 + m + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
+         + m + a + b"\x00" * 6 + a)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+s.send(frame)
 """
 
 
@@ -72,6 +89,30 @@ def link_of(body):
     meta = re.search(r'content="0; url=([^"]*)"', text)
     assert href and meta, "511 page without link or refresh: %r" % text[:400]
     return href.group(1).replace("&amp;", "&"), meta.group(1).replace("&amp;", "&")
+
+
+def ctl(f, line):
+    """One control request over the socket; (ok, text)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(f.gate.dir, "control.sock"))
+    s.sendall(line.encode() + b"\n")
+    buf = b""
+    while not buf.endswith(b"\n\n"):
+        b = s.recv(65536)
+        if not b:
+            break
+        buf += b
+    s.close()
+    text = buf.decode("utf-8", "replace")
+    return text.startswith("ok\n"), text
+
+
+def accept_splash(c):
+    """Fetch the splash as client c and accept it; the accept's Response."""
+    page = h.curl(c, ["http://%s/wicket/" % GATE])
+    assert page.status == 200, "splash: %d %r" % (page.status, page.body[:200])
+    return post_accept(c, form_fields(page.body.decode()))
 
 
 def check_conf(f, text, name):
@@ -198,8 +239,93 @@ def test_large_terms(f):
         fh.write("x" * 3 * 1024)
     rc, err, path = check_conf(f, conf.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"),
                                "terms.conf")
-    assert rc == 1 and "terms.conf:8: splash_terms: %s: larger than 32 KiB" % terms in err, \
+    line = CONF.count("\n") + 1  # splash_terms is the line after CONF
+    assert rc == 1 and "terms.conf:%d: splash_terms: %s: larger than 32 KiB" % (line, terms) in err, \
         "-n on 33 KiB of terms: %d %r" % (rc, err)
+
+
+def test_mac_cycling_host_stays_bounded(f):
+    """A host that keeps changing its MAC on one address and accepting the splash holds at most splash_sessions_per_ip (2) sessions; another client is still admitted."""
+    c = f.fresh_client()
+    macs = []
+    for i in range(5):
+        mac = "02:99:00:00:09:%02x" % (i + 1)
+        if i > 0:
+            # New MAC, and claims for it until the gate has taken the
+            # address over (conflict_window 1 s, the old MAC silent).
+            c.ns.run(["ip", "link", "set", "eth0", "address", mac])
+            c.ns.run(["ip", "neigh", "flush", "all"])
+            end = time.monotonic() + 8
+            while time.monotonic() < end:
+                c.ns.run([sys.executable, "-c", GARP, "eth0", mac, c.ip4])
+                ok, text = ctl(f, "show %s" % c.ip4)
+                if ok and ("mac: %s" % mac) in text:
+                    break
+                time.sleep(0.25)
+            else:
+                raise AssertionError("the gate never bound %s to %s: %r" % (c.ip4, mac, text))
+        else:
+            c.ns.run(["ip", "link", "set", "eth0", "address", mac])
+            c.ns.run([sys.executable, "-c", GARP, "eth0", mac, c.ip4])
+            time.sleep(0.3)
+        r = accept_splash(c)
+        assert r.status == 200, "accept %d from %s: %d %r" % (i, mac, r.status, r.body[:200])
+        macs.append(mac)
+    ok, text = ctl(f, "list")
+    live = [m for m in macs if re.search(r"^%s\s+admitted\b" % m, text, re.M)]
+    assert live == macs[-2:], "live sessions of the MAC-cycling host: %r\n%s" % (live, text)
+    replaced = f.gate.audit_wait(lambda e: e.get("event") == "revoke" and e.get("reason") == "replaced",
+                                 count=3)
+    assert sorted(e["mac"] for e in replaced) == sorted(macs[:3]), "replaced: %r" % replaced
+    other = f.fresh_client()
+    r = accept_splash(other)
+    assert r.status == 200 and re.search(r"^%s\s+admitted" % other.mac, ctl(f, "list")[1], re.M), \
+        "another client not admitted: %d" % r.status
+    for m in macs + [other.mac]:
+        ctl(f, "deny %s" % m)
+    f.topo.remove_client(c.name)
+    f.topo.remove_client(other.name)
+
+
+def test_admissions_per_minute_429(f):
+    """One MAC accepting the splash over and over: the 7th accept within a minute gets 429 with Retry-After."""
+    c = f.fresh_client()
+    got = []
+    for _ in range(7):
+        r = accept_splash(c)
+        got.append(r.status)
+    assert got[:6] == [200] * 6 and got[6] == 429, "accept statuses %r" % got
+    ra = int(r.headers.get("Retry-After", "0"))
+    assert 1 <= ra <= 60, "Retry-After %r" % r.headers.get("Retry-After")
+    ok, text = ctl(f, "allow %s 600" % c.mac)
+    assert ok, "wicketctl allow is not rate-limited: %r" % text
+    ctl(f, "deny %s" % c.mac)
+    f.topo.remove_client(c.name)
+
+
+def test_ended_sessions_make_room(f):
+    """max_clients 16: a full table of admitted sessions refuses, revoked and expired ones make room."""
+    macs = ["02:66:00:00:00:%02x" % i for i in range(1, 40)]
+    ok, text = ctl(f, "list")
+    held = len([ln for ln in text.splitlines() if " admitted " in ln])
+    n = 16 - held
+    for m in macs[:n]:
+        ok, text = ctl(f, "allow %s 600" % m)
+        assert ok, "allow %s: %r" % (m, text)
+    ok, text = ctl(f, "allow %s 600" % macs[n])
+    assert not ok and "session table full" in text, "a 17th session: %r" % text
+    for m in macs[:n]:
+        ok, text = ctl(f, "deny %s" % m)
+        assert ok, text
+    for m in macs[n:2 * n]:
+        ok, text = ctl(f, "allow %s 1" % m)
+        assert ok, "allow over revoked sessions %s: %r" % (m, text)
+    time.sleep(2.2)  # the 1 s grants expire
+    for m in macs[2 * n:3 * n]:
+        ok, text = ctl(f, "allow %s 600" % m)
+        assert ok, "allow over expired sessions %s: %r" % (m, text)
+    for m in macs[2 * n:3 * n]:
+        ctl(f, "deny %s" % m)
 
 
 TESTS = [
@@ -209,6 +335,9 @@ TESTS = [
     test_odd_gateway_id_refused_by_n,
     test_n_checks_what_start_checks,
     test_large_terms,
+    test_mac_cycling_host_stays_bounded,
+    test_admissions_per_minute_429,
+    test_ended_sessions_make_room,
 ]
 
 

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
 import test_mirror as tm  # noqa: E402  (echo service and port probe)
+import test_splash as tsp  # noqa: E402  (splash accept)
 
 O4 = h.ORIGIN4
 # 96 KiB: room for the reserve (64 KiB) and a journal of some 250
@@ -273,12 +274,32 @@ def test_start_on_a_full_disk_restores_every_session(f):
     reset(f)
 
 
+def test_splash_on_a_full_disk_refused_then_resumes(f):
+    """A splash accept the disk cannot take is refused (503, not admitted, nft closed); with space back the same device is admitted."""
+    f.ctl("deny %s" % f.client.mac)
+    f.restart()
+    f.fill(keep_reserve=False)
+    extra = exhaust(f, 4)
+    r = tsp.accept_splash(f.client)
+    assert r.status == 503, "accept on a full disk: %d %r" % (r.status, r.body[:200])
+    assert not admitted_http(f, "/sf-splash-full"), "admitted although the grant was refused"
+    assert tm.probe(f, 8080) == "timeout", "nft opened for a refused grant"
+    f.unfill()
+    r = tsp.accept_splash(f.client)
+    assert r.status == 200, "accept with space back: %d %r" % (r.status, r.body[:200])
+    assert admitted_http(f, "/sf-splash-back"), "not admitted once space came back"
+    for mac in extra:
+        f.ctl("deny %s" % mac)
+    reset(f)
+
+
 TESTS = [
     test_churn_fills_the_disk_by_itself,
     test_churn_on_a_full_disk,
     test_refused_grant_keeps_the_previous_session,
     test_deny_on_a_full_disk_closes_nft,
     test_start_on_a_full_disk_restores_every_session,
+    test_splash_on_a_full_disk_refused_then_resumes,
 ]
 
 
