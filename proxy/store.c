@@ -595,7 +595,7 @@ store_append_once(struct store *st, const char *buf, size_t len, size_t nrec,
 
 /* Append whole lines; on a full disk, compact (the reserve makes room for
  * that) and try once more, so that a journal of dead records never blocks
- * a grant. The records appended are not yet in ss (a grant is applied to
+ * a grant; a broken store is compacted first. The records appended are not yet in ss (a grant is applied to
  * the table only once it is on disk), so compaction cannot lose them. */
 static int
 store_append(struct store *st, const struct store_state *ss, const char *buf,
@@ -603,6 +603,10 @@ store_append(struct store *st, const struct store_state *ss, const char *buf,
 {
 	int saved;
 
+	/* A broken store is repaired by a compaction: try it now rather
+	 * than refuse until the next tick. */
+	if (st->broken && ss != NULL)
+		(void)store_compact(st, ss);
 	if (store_append_once(st, buf, len, nrec, sync) == 0)
 		return 0;
 	saved = errno;
