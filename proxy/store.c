@@ -29,6 +29,7 @@ struct store {
 	off_t size;        /* end of the last complete record */
 	size_t records;    /* records in the file (since the last compaction) */
 	uint64_t reserve_size; /* bytes the reserve file holds */
+	uint64_t base_size;    /* the file's size after the last compaction */
 	uint64_t space_left;   /* free bytes on the filesystem, last looked at */
 	bool space_known;
 	bool broken;       /* an append failed midway: compact before use */
@@ -909,6 +910,7 @@ store_rewrite(struct store *st, const struct store_state *ss)
 		goto fail_broken;
 	st->fd = nfd;
 	st->size = sb.st_size;
+	st->base_size = (uint64_t)sb.st_size;
 	st->records = w->records;
 	st->broken = false;
 	st->pending = false;
@@ -930,12 +932,14 @@ fail:
 	return -1;
 }
 
-/* The reserve the state file should keep: room for a compaction of what
- * it holds now, twice over, and never less than STORE_RESERVE_MIN. */
+/* The reserve the state file should keep: room for the next compaction,
+ * taken as the file as last compacted and half again (the live state
+ * grows between compactions), never less than STORE_RESERVE_MIN; not the
+ * journal's size, which may be mostly dead records. */
 static uint64_t
 store_reserve_want(const struct store *st)
 {
-	uint64_t want = 2 * (uint64_t)st->size;
+	uint64_t want = st->base_size + st->base_size / 2;
 
 	return want > STORE_RESERVE_MIN ? want : STORE_RESERVE_MIN;
 }
@@ -1022,6 +1026,7 @@ store_resume(struct store *st, const struct store_stats *stats)
 	}
 	st->fd = fd;
 	st->size = (off_t)stats->good_end;
+	st->base_size = stats->good_end;
 	st->records = stats->lines;
 	return 0;
 }
