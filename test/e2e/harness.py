@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -623,6 +624,25 @@ def tail(text, n):
 # ----------------------------------------------------------------------------
 # Clients
 # ----------------------------------------------------------------------------
+
+def ctl_request(sock, line, timeout=10):
+    """One control-socket request (what wicketctl sends); (ok, answer text)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        s.sendall(line.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n\n"):
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+    finally:
+        s.close()
+    text = buf.decode("utf-8", "replace")
+    return text.startswith("ok\n"), text
+
 
 def curl(ns, args, timeout=10):
     """Run `curl -si ARGS` in `ns`; return a Response unpacking as (status, headers, body)."""

@@ -10,7 +10,6 @@ Run as root: python3 test/e2e/test_splash.py [-v] [-l] [NAME_SUBSTRING ...]
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as h  # noqa: E402
+from test_identity import GARP  # noqa: E402  (gratuitous ARP sender)
 
 O4 = h.ORIGIN4
 GATE = "10.99.0.1"
@@ -35,17 +35,6 @@ conflict_window 1
 splash_sessions_per_ip 2
 """
 
-GARP = r"""
-import socket, sys
-ifname, mac, ip = sys.argv[1], sys.argv[2], sys.argv[3]
-m = bytes.fromhex(mac.replace(":", ""))
-a = socket.inet_aton(ip)
-frame = (b"\xff" * 6 + m + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
-         + m + a + b"\x00" * 6 + a)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((ifname, 0))
-s.send(frame)
-"""
 
 
 class Fixture:
@@ -92,20 +81,8 @@ def link_of(body):
 
 
 def ctl(f, line):
-    """One control request over the socket; (ok, text)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(os.path.join(f.gate.dir, "control.sock"))
-    s.sendall(line.encode() + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n\n"):
-        b = s.recv(65536)
-        if not b:
-            break
-        buf += b
-    s.close()
-    text = buf.decode("utf-8", "replace")
-    return text.startswith("ok\n"), text
+    """One control request to the suite's daemon; (ok, text)."""
+    return h.ctl_request(os.path.join(f.gate.dir, "control.sock"), line)
 
 
 def accept_splash(c):

@@ -14,7 +14,6 @@ Run as root: python3 test/e2e/test_statefile.py [-v] [-l] [NAME_SUBSTRING ...]
 import atexit
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -104,19 +103,7 @@ class Fixture:
 
     def ctl(self, line):
         """One control request over the socket (what wicketctl sends); (ok, text)."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.sock)
-        s.sendall(line.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n\n"):
-            b = s.recv(4096)
-            if not b:
-                break
-            buf += b
-        s.close()
-        text = buf.decode("utf-8", "replace")
-        return text.startswith("ok\n"), text
+        return h.ctl_request(self.sock, line)
 
 
 def wicketctl(f, *args):
