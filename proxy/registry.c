@@ -1309,3 +1309,18 @@ registry_kind_name(enum registry_kind kind)
 	}
 	return "?";
 }
+
+/* The keyed hash, for the other tables keyed by addresses a client
+ * chooses (proxy/limiter.c): one SipHash in the tree. */
+uint64_t
+registry_hash(const uint8_t key[16], const uint8_t *in, size_t len)
+{
+	return siphash24(key, in, len);
+}
+
+/* A fresh random key for registry_hash. */
+void
+registry_hash_key(uint8_t key[16])
+{
+	key_init(key);
+}

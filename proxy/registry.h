@@ -6,6 +6,7 @@
 #define WK_REGISTRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -191,6 +192,11 @@ typedef int (*registry_cb)(const struct client_ident *c, void *arg);
 int registry_foreach(struct registry *reg, uint64_t now_ms, registry_cb cb, void *arg);
 
 void registry_stats(const struct registry *reg, struct registry_stats *out);
+
+/* SipHash-2-4 of in[0..len) under key, and a random key for it: the hash
+ * of every table keyed by client-chosen addresses (limiter.c uses it too). */
+uint64_t registry_hash(const uint8_t key[16], const uint8_t *in, size_t len);
+void registry_hash_key(uint8_t key[16]);
 
 /* A short name for a kind ("new", "moved", ...). */
 const char *registry_kind_name(enum registry_kind kind);
