@@ -1,6 +1,9 @@
-/* log: diagnostic messages for operators, to stderr (-d) or syslog. The
- * audit trail of requests is a separate JSON Lines stream (proxy/audit.c). */
+/* log: diagnostic messages for operators, to stderr (-d) or syslog, and
+ * the one rate limiter for messages a client can make repeat. The audit
+ * trail of requests is a separate JSON Lines stream (proxy/audit.c). */
 #include "log.h"
+
+#include "clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,23 +51,67 @@ log_level_parse(const char *s, enum wk_log_level *out)
 	return -1;
 }
 
+/* Write one message that passed the threshold, with an optional suffix. */
+static void
+log_vemit(enum wk_log_level level, const char *suffix, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *tag[] = { "error", "warning", "info", "debug" };
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (log_stderr)
+		fprintf(stderr, "wicketd: %s: %s%s\n", tag[level], buf, suffix);
+	else
+		syslog(prio[level], "%s%s", buf, suffix);
+}
+
 /* Emit one message if it passes the threshold. */
 void
 log_msg(enum wk_log_level level, const char *fmt, ...)
 {
-	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *tag[] = { "error", "warning", "info", "debug" };
 	va_list ap;
 
 	if (level > log_threshold)
 		return;
 	va_start(ap, fmt);
-	if (log_stderr) {
-		char buf[1024];
-		vsnprintf(buf, sizeof(buf), fmt, ap);
-		fprintf(stderr, "wicketd: %s: %s\n", tag[level], buf);
-	} else {
-		vsyslog(prio[level], fmt, ap);
+	log_vemit(level, "", fmt, ap);
+	va_end(ap);
+}
+
+/* Decide whether one more line of a rate-limited call site may go out at
+ * now_ms; when it may, *dropped is how many were suppressed before it. */
+bool
+log_rate_pass(struct log_rate *r, uint64_t now_ms, uint64_t *dropped)
+{
+	if (r->n == 0 || now_ms < r->t0_ms || now_ms - r->t0_ms >= r->window_ms) {
+		r->t0_ms = now_ms;
+		r->n = 0;
 	}
+	if (r->n >= r->burst) {
+		r->dropped++;
+		return false;
+	}
+	r->n++;
+	*dropped = r->dropped;
+	r->dropped = 0;
+	return true;
+}
+
+/* Emit a message through its call site's budget (struct log_rate). */
+void
+log_rated(struct log_rate *r, enum wk_log_level level, const char *fmt, ...)
+{
+	char suffix[64] = "";
+	uint64_t dropped;
+	va_list ap;
+
+	if (level > log_threshold || !log_rate_pass(r, clock_mono_ms(), &dropped))
+		return;
+	if (dropped > 0)
+		snprintf(suffix, sizeof(suffix), " (%llu similar messages suppressed)",
+		    (unsigned long long)dropped);
+	va_start(ap, fmt);
+	log_vemit(level, suffix, fmt, ap);
 	va_end(ap);
 }

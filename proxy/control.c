@@ -728,12 +728,13 @@ control_on_resume(evutil_socket_t fd, short what, void *arg)
 static void
 control_on_accept_error(struct evconnlistener *l, void *arg)
 {
+	static struct log_rate rl = LOG_RATE(3, 10000);
 	struct control *ctl = arg;
 	struct timeval tv = { 1, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
 
 	ctl->rejected++;
-	log_warn("control: accept: %s", evutil_socket_error_to_string(err));
+	log_warn_rated(&rl, "control: accept: %s", evutil_socket_error_to_string(err));
 	if (evconnlistener_disable(l) < 0 || evtimer_add(ctl->resume, &tv) < 0)
 		log_err("control: cannot pause accepting");
 }

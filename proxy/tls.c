@@ -663,12 +663,13 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 static void
 tls_on_accept_error(struct evconnlistener *l, void *arg)
 {
+	static struct log_rate rl = LOG_RATE(3, 10000);
 	struct tls *t = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	(void)l;
 	t->g->st.refused++;
-	log_warn("tls accept: %s", evutil_socket_error_to_string(err));
+	log_warn_rated(&rl, "tls accept: %s", evutil_socket_error_to_string(err));
 }
 
 /* Build the context and open every tls_listen address (all or nothing). */
