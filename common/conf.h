@@ -33,6 +33,12 @@ struct wk_conf {
 	char audit_log[CONF_PATH];   /* empty or "-": stderr */
 	char log_level[16];
 	uint32_t max_connections;
+	/* per-client limits (docs/security.md, "Limits"); rate 0: none */
+	uint32_t client_connections;   /* at once, per IP and per MAC */
+	uint32_t client_connect_rate;  /* new connections per second */
+	uint32_t client_connect_burst;
+	uint32_t client_511_rate;      /* 511 and probe 302 answers per second */
+	uint32_t client_511_burst;
 	/* request framing (RFC 9112) */
 	uint32_t max_request_line;
 	uint32_t max_header_bytes;

@@ -33,6 +33,7 @@ gate_apply_conf(struct gate *g, struct wk_conf *c)
 	g->limits.n_require_length = c->n_require_length;
 	if (log_level_parse(c->log_level, &lvl) == 0)
 		log_set_level(lvl);
+	listener_reconfigure(g);
 }
 
 /* Count one request record with the verdict its audit line carries, at

@@ -31,7 +31,9 @@ struct gate {
 	struct event *recheck;  /* conn_client_ended's deferred pass */
 	bool recheck_all;       /* ... for every connection (reload) */
 	unsigned nconns;
-	bool paused;            /* listeners disabled at max_connections */
+	bool paused;            /* accepting paused: out of file descriptors */
+	struct limiter *lim;     /* per-client limiter (listener.c, limiter.c) */
+	struct listen_state *lstate; /* listener.c's accept path */
 	struct gate_stats st;
 	struct registry *reg;   /* identity (may be NULL) */
 	struct session_table *sessions; /* admissions (may be NULL) */
@@ -73,8 +75,12 @@ void ident_admission_changed(struct gate *g, const struct wk_mac *mac);
 /* txn.c: client connections (the listener hands them over through the
  * accept callback it is given). */
 typedef void (*gate_accept_cb)(struct gate *g, int fd,
-    const struct sockaddr *peer, int plen);
-void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen);
+    const struct sockaddr *peer, int plen, uint32_t hold);
+/* ... and a connection the limiter chose to close for a lighter client. */
+typedef void (*gate_shed_cb)(struct gate *g, void *conn);
+void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
+    uint32_t hold);
+void conn_shed(struct gate *g, void *conn);
 void conn_free_all(struct gate *g);
 /* A session ended (revoke, expiry, quota) for mac, or the configuration
  * changed (mac NULL: every client): each connection of that client that
@@ -87,9 +93,11 @@ int control_start(struct gate *g);
 void control_stop(struct gate *g);
 
 /* listener.c */
-int listener_open_all(struct gate *g, gate_accept_cb on_accept);
+int listener_open_all(struct gate *g, gate_accept_cb on_accept,
+    gate_shed_cb on_shed);
 int listener_bind(const struct sockaddr *sa);
-void listener_pause(struct gate *g, bool pause);
+void listener_reconfigure(struct gate *g);
+void listener_reset(int fd);
 void listener_close_all(struct gate *g);
 
 #endif

@@ -65,17 +65,6 @@ struct limiter {
 	uint64_t evicted;
 };
 
-/* Smallest power of two >= n (n <= 2^31). */
-static uint32_t
-pow2_at_least(uint32_t n)
-{
-	uint32_t p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
 /* The record pool size for max_conns connections: two records each and
  * room to remember clients that were refused or have just left. */
 static uint64_t
@@ -132,7 +121,9 @@ reserve(struct limiter *l, uint32_t max_conns)
 		l->ent = e;
 		l->nent = (uint32_t)ne;
 	}
-	nb = pow2_at_least(l->nent);
+	/* as many buckets as records, rounded up to a power of two (nent
+	 * is at least IDLE_EXTRA and at most 2^30) */
+	nb = 1u << (32 - __builtin_clz(l->nent - 1));
 	if (l->bucket == NULL || nb - 1 != l->bmask) {
 		uint32_t *b = realloc(l->bucket, (size_t)nb * sizeof(*b));
 		if (b == NULL)

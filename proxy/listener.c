@@ -1,49 +1,251 @@
 /* listener: the listening sockets from `listen` lines (IPv4 and IPv6,
- * v6-only so both families can share a port) and the accept path into
- * the callback it is given, paused while max_connections is reached. */
+ * v6-only so both families can share a port) and the accept path: a
+ * bounded batch per wake-up, every connection admitted by the per-client
+ * limiter (limiter.c) before it reaches the accept callback, and the
+ * back-off when file descriptors run out (a spare descriptor to accept
+ * and shed with, a short pause when even that fails). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/listener.h>
+#include <event2/event.h>
 
+#include "clock.h"
 #include "gate.h"
+#include "limiter.h"
 #include "log.h"
+#include "registry.h"
+
+/* Connections accepted per wake-up: a flood of connects takes its turn in
+ * the loop like everyone else's bytes instead of draining the backlog. */
+#define ACCEPT_BATCH 16
+/* Pause when not even the spare descriptor gets a connection off the
+ * backlog (the system, not only this process, is out of something). */
+#define BACKOFF_MS 100
 
 struct listener {
 	struct listener *next;
 	struct gate *g;
-	gate_accept_cb on_accept;
-	struct evconnlistener *ev;
+	struct event *ev;
+	int fd;
 	char name[WK_SA_STRLEN];
 };
 
-/* Hand an accepted socket to the connection layer. */
-static void
-listener_on_accept(struct evconnlistener *ev, evutil_socket_t fd,
-    struct sockaddr *sa, int len, void *arg)
-{
-	struct listener *l = arg;
+/* The accept path's own state: where connections go, and the back-off. */
+struct listen_state {
+	gate_accept_cb on_accept;
+	gate_shed_cb on_shed;
+	int spare_fd;           /* given up to accept-and-shed when fds run out */
+	struct event *backoff;  /* resumes accepting after a pause */
+};
 
-	(void)ev;
-	l->on_accept(l->g, fd, sa, len);
+/* The limiter's bounds from the configuration. */
+static void
+listener_limits_conf(const struct wk_conf *c, struct limiter_conf *lc)
+{
+	lc->max_conns = c->client_connections;
+	lc->connect_rate = c->client_connect_rate;
+	lc->connect_burst = c->client_connect_burst;
+	lc->answer_rate = c->client_511_rate;
+	lc->answer_burst = c->client_511_burst;
 }
 
-/* Log accept errors (EMFILE and friends) and keep serving. */
+/* Close a socket with a reset (SO_LINGER 0): the short close of a refused
+ * or shed connection -- no answer, no FIN handshake, no TIME_WAIT here. */
+void
+listener_reset(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		log_debug("SO_LINGER: %s", strerror(errno)); /* still closed below */
+	close(fd);
+}
+
+/* Admit an accepted socket through the limiter and hand it on, or reset
+ * it and count why. `no_fd`: it came in on the spare descriptor, so it may
+ * stay only if a heavier client gives up a connection. */
 static void
-listener_on_error(struct evconnlistener *ev, void *arg)
+listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
+    socklen_t plen, bool no_fd)
+{
+	static struct log_rate rl = LOG_RATE(5, 10000);
+	uint64_t now = clock_mono_ms();
+	struct client_ident ci;
+	struct wk_ip ip;
+	const struct wk_mac *mac = NULL;
+	enum limiter_verdict v;
+	bool full = no_fd || g->nconns >= g->conf->max_connections;
+	uint32_t hold;
+	void *victim;
+
+	addr_ip_from_sa(&peer->sa, &ip);
+	/* The MAC the sniffer has for this address, unless two claim it. */
+	if (ident_lookup_ip(g, &ip, now, &ci) && !ci.conflict)
+		mac = &ci.mac;
+	v = limiter_admit(g->lim, &ip, mac, now, full, NULL, &hold, &victim);
+	if (v == LIMITER_OK || v == LIMITER_SHED) {
+		if (victim != NULL) {
+			g->st.shed++;
+			g->lstate->on_shed(g, victim);
+		}
+		g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold);
+		return;
+	}
+	g->st.refused++;
+	if (v == LIMITER_CONNS)
+		g->st.refused_client_connections++;
+	else if (v == LIMITER_RATE)
+		g->st.refused_client_rate++;
+	else if (no_fd)
+		g->st.refused_no_fds++;
+	else
+		g->st.refused_full++;
+	if (v != LIMITER_FULL || !no_fd) { /* out of fds has its own message */
+		char s[WK_IP_STRLEN];
+		addr_ip_format(&ip, s);
+		log_info_rated(&rl, "refused a connection from %s: %s", s,
+		    v == LIMITER_CONNS ? "client_connections reached"
+		    : v == LIMITER_RATE ? "client_connect_rate exceeded"
+		    : "max_connections reached and this client holds the most");
+	}
+	listener_reset(fd);
+}
+
+/* Stop or resume watching every listening socket. */
+static void
+listener_watch(struct gate *g, bool on)
+{
+	for (struct listener *l = g->listeners; l; l = l->next) {
+		if (on && event_add(l->ev, NULL) < 0)
+			log_err("listen %s: cannot watch the socket", l->name);
+		else if (!on)
+			event_del(l->ev);
+	}
+}
+
+/* Reopen the spare descriptor; true when it is held. */
+static bool
+listener_spare(struct gate *g)
+{
+	if (g->lstate->spare_fd < 0)
+		g->lstate->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return g->lstate->spare_fd >= 0;
+}
+
+/* Pause accepting for BACKOFF_MS. */
+static void
+listener_backoff(struct gate *g)
+{
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+	if (g->paused)
+		return;
+	g->paused = true;
+	listener_watch(g, false);
+	evtimer_add(g->lstate->backoff, &tv);
+}
+
+/* The back-off is over: resume once the spare is back, shedding the
+ * heaviest client's oldest connection if that is what it takes. */
+static void
+listener_on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct gate *g = arg;
+	void *victim;
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!listener_spare(g) && (victim = limiter_heaviest(g->lim)) != NULL) {
+		g->st.shed++;
+		g->lstate->on_shed(g, victim);
+		listener_spare(g);
+	}
+	if (g->lstate->spare_fd < 0) {
+		evtimer_add(g->lstate->backoff, &tv);
+		return;
+	}
+	g->paused = false;
+	listener_watch(g, true);
+}
+
+/* accept(2) failed for want of descriptors (EMFILE, ENFILE) or memory:
+ * give the spare descriptor to one pending connection so that it can be
+ * admitted by shedding a heavier client's, or refused, instead of staying
+ * in the backlog and waking the loop forever. Returns false when the loop
+ * must stop accepting for now (paused). */
+static bool
+listener_out_of_fds(struct gate *g, struct listener *l, int err)
+{
+	static struct log_rate rl = LOG_RATE(3, 10000);
+	union wk_sockaddr sa;
+	socklen_t len = sizeof(sa);
+	int fd = -1;
+
+	log_warn_rated(&rl, "accept on %s: %s: shedding connections", l->name,
+	    strerror(err));
+	if (g->lstate->spare_fd >= 0) {
+		close(g->lstate->spare_fd);
+		g->lstate->spare_fd = -1;
+		fd = accept4(l->fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			listener_admit(g, fd, &sa, len, true);
+		listener_spare(g);
+	}
+	if (fd < 0 || g->lstate->spare_fd < 0) {
+		listener_backoff(g);
+		return false;
+	}
+	return true;
+}
+
+/* A listening socket is readable: accept up to ACCEPT_BATCH connections. */
+static void
+listener_on_read(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct gate *g = l->g;
-	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)ev;
-	g->st.refused++;
-	log_warn("accept: %s", evutil_socket_error_to_string(err));
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH && !g->paused; i++) {
+		static struct log_rate rl = LOG_RATE(5, 10000);
+		union wk_sockaddr sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(lfd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			listener_admit(g, fd, &sa, len, false);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			return;
+		case EINTR:
+		case ECONNABORTED:
+		/* accept(2): Linux passes pending network errors of the new
+		 * socket on; they are the client's, retry like EAGAIN. */
+		case ENETDOWN: case EPROTO: case ENOPROTOOPT: case EHOSTDOWN:
+		case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+			continue;
+		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+			if (!listener_out_of_fds(g, l, errno))
+				return;
+			continue;
+		default:
+			log_warn_rated(&rl, "accept on %s: %s", l->name, strerror(errno));
+			listener_backoff(g);
+			return;
+		}
+	}
 }
 
 /* Create, bind and listen one socket (also tls.c's); -1 with errno set. */
@@ -67,35 +269,74 @@ listener_bind(const struct sockaddr *sa)
 	return fd;
 }
 
-/* Open every configured listen address, handing accepted sockets to
- * on_accept; all or nothing. */
-int
-listener_open_all(struct gate *g, gate_accept_cb on_accept)
+/* Say so at start when max_connections could need more descriptors than
+ * the process may open (a client and an upstream socket per connection):
+ * the gate then sheds at the descriptor limit instead of at the key. */
+static void
+listener_check_nofile(const struct gate *g)
 {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) { /* take what we are allowed */
+		rlim_t want = rl.rlim_max;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	if ((uint64_t)g->conf->max_connections * 2 + 64 > (uint64_t)rl.rlim_cur)
+		log_warn("max_connections %u may need %llu file descriptors, the limit "
+		    "is %llu: connections will be shed at that limit",
+		    g->conf->max_connections,
+		    (unsigned long long)g->conf->max_connections * 2 + 64,
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/* Open every configured listen address, the limiter and the spare
+ * descriptor, handing admitted sockets to on_accept and connections to
+ * shed to on_shed; all or nothing. */
+int
+listener_open_all(struct gate *g, gate_accept_cb on_accept, gate_shed_cb on_shed)
+{
+	struct limiter_conf lc;
+
+	g->lstate = calloc(1, sizeof(*g->lstate));
+	if (g->lstate == NULL)
+		return -1;
+	g->lstate->on_accept = on_accept;
+	g->lstate->on_shed = on_shed;
+	g->lstate->spare_fd = -1;
+	listener_limits_conf(g->conf, &lc);
+	g->lim = limiter_new(g->conf->max_connections, &lc);
+	g->lstate->backoff = evtimer_new(g->base, listener_on_backoff, g);
+	if (g->lim == NULL || g->lstate->backoff == NULL || !listener_spare(g)) {
+		log_err("cannot set up the connection limits");
+		return -1;
+	}
+	listener_check_nofile(g);
 	for (size_t i = 0; i < g->conf->n_listen; i++) {
 		const struct sockaddr *sa = &g->conf->listen[i].sa;
 		struct listener *l = calloc(1, sizeof(*l));
-		int fd;
 
 		if (l == NULL)
 			return -1;
 		l->g = g;
-		l->on_accept = on_accept;
 		addr_sa_format(sa, l->name);
-		fd = listener_bind(sa);
-		if (fd < 0) {
+		l->fd = listener_bind(sa);
+		if (l->fd < 0) {
 			log_err("listen %s: %s", l->name, strerror(errno));
 			free(l);
 			return -1;
 		}
-		l->ev = evconnlistener_new(g->base, listener_on_accept, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-		if (l->ev == NULL) {
-			close(fd);
+		l->ev = event_new(g->base, l->fd, EV_READ | EV_PERSIST, listener_on_read, l);
+		if (l->ev == NULL || event_add(l->ev, NULL) < 0) {
+			if (l->ev)
+				event_free(l->ev);
+			close(l->fd);
 			free(l);
 			return -1;
 		}
-		evconnlistener_set_error_cb(l->ev, listener_on_error);
 		l->next = g->listeners;
 		g->listeners = l;
 		log_info("listening on %s", l->name);
@@ -103,27 +344,41 @@ listener_open_all(struct gate *g, gate_accept_cb on_accept)
 	return 0;
 }
 
-/* Stop or resume accepting (max_connections backpressure). */
+/* A reload: the limiter takes the new per-client bounds and grows with
+ * max_connections. */
 void
-listener_pause(struct gate *g, bool pause)
+listener_reconfigure(struct gate *g)
 {
-	g->paused = pause;
-	for (struct listener *l = g->listeners; l; l = l->next) {
-		if (pause)
-			evconnlistener_disable(l->ev);
-		else
-			evconnlistener_enable(l->ev);
-	}
+	struct limiter_conf lc;
+
+	if (g->lim == NULL)
+		return;
+	listener_limits_conf(g->conf, &lc);
+	if (limiter_configure(g->lim, g->conf->max_connections, &lc) < 0)
+		log_err("reload: no memory for max_connections %u; the limiter keeps "
+		    "its size", g->conf->max_connections);
 }
 
-/* Close every listening socket. */
+/* Close every listening socket, the spare and the limiter (after every
+ * connection is gone). */
 void
 listener_close_all(struct gate *g)
 {
 	while (g->listeners) {
 		struct listener *l = g->listeners;
 		g->listeners = l->next;
-		evconnlistener_free(l->ev);
+		event_free(l->ev);
+		close(l->fd);
 		free(l);
 	}
+	if (g->lstate != NULL) {
+		if (g->lstate->backoff)
+			event_free(g->lstate->backoff);
+		if (g->lstate->spare_fd >= 0)
+			close(g->lstate->spare_fd);
+		free(g->lstate);
+		g->lstate = NULL;
+	}
+	limiter_free(g->lim);
+	g->lim = NULL;
 }

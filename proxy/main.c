@@ -145,7 +145,7 @@ main(int argc, char **argv)
 	    grant_start(&gate) < 0 || portal_start(&gate) < 0 ||
 	    radius_start(&gate) < 0)
 		return 1;
-	if (listener_open_all(&gate, conn_accept) < 0 || tls_start(&gate) < 0 ||
+	if (listener_open_all(&gate, conn_accept, conn_shed) < 0 || tls_start(&gate) < 0 ||
 	    control_start(&gate) < 0)
 		return 1;
 	/* Everything that needs root is open: give it up (proxy/privs.c). */

@@ -18,6 +18,12 @@
 #define GATE_STATS(X) \
 	X(accepted, STATS_COUNTER, NULL, NULL, "client connections accepted") \
 	X(refused, STATS_COUNTER, NULL, NULL, "client connections refused at accept") \
+	X(refused_client_connections, STATS_COUNTER, "refused_by_reason", "reason=\"client_connections\"", "connections reset at accept, by the limit they hit (docs/security.md, Limits)") \
+	X(refused_client_rate, STATS_COUNTER, "refused_by_reason", "reason=\"client_connect_rate\"", NULL) \
+	X(refused_full, STATS_COUNTER, "refused_by_reason", "reason=\"max_connections\"", NULL) \
+	X(refused_no_fds, STATS_COUNTER, "refused_by_reason", "reason=\"no_fds\"", NULL) \
+	X(shed, STATS_COUNTER, NULL, NULL, "connections reset to make room for a client holding fewer") \
+	X(shed_511, STATS_COUNTER, NULL, NULL, "requests over client_511_rate: not answered, connection reset") \
 	X(requests, STATS_COUNTER, NULL, NULL, "request records (audit request lines), all verdicts") \
 	X(forwarded, STATS_COUNTER, "requests_by_verdict", "verdict=\"forward\"", "request records by verdict, as in the audit log") \
 	X(denied, STATS_COUNTER, "requests_by_verdict", "verdict=\"deny\"", NULL) \

@@ -17,6 +17,7 @@
 #include "garden.h"
 #include "gate.h"
 #include "grant.h"
+#include "limiter.h"
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
@@ -287,6 +288,31 @@ conn_throttle(struct bufferevent *bev, bool *paused, bool pause)
 		bufferevent_enable(bev, EV_READ);
 }
 
+/* A 511 or 302 over the client's client_511_rate: the request is not
+ * answered (nor audited: stats count it) and the connection is reset, so
+ * a flood of requests costs the gate a reset, not a page each. */
+static void
+conn_shed_answer(struct conn *c, struct txn *t)
+{
+	static struct log_rate rl = LOG_RATE(5, 10000);
+	struct txn **p = &c->qh;
+
+	c->g->st.shed_511++;
+	log_info_rated(&rl, "%s: client_511_rate exceeded: connection reset", c->cip_s);
+	while (*p != t) /* t is the last of the queue: take it out unlogged */
+		p = &(*p)->next;
+	*p = NULL;
+	c->qt = c->qh == NULL ? NULL : c->qt;
+	for (struct txn *q = c->qh; q != NULL; q = q->next)
+		c->qt = q;
+	c->nq--;
+	if (c->rtxn == t)
+		c->rtxn = NULL;
+	txn_free(t);
+	c->shed = true;
+	c->rs = RS_STOP;
+}
+
 /* Decide a complete request head and queue its answer or relay it. */
 static void
 conn_request(struct conn *c, struct evbuffer *in, const char *buf)
@@ -322,6 +348,11 @@ conn_request(struct conn *c, struct evbuffer *in, const char *buf)
 	if (c->g->identify)
 		c->g->identify(c->g, &c->id);
 	t->verdict = policy_decide(&c->id, &t->reason);
+	if ((t->verdict == V_DENY || t->verdict == V_PROBE) &&
+	    !limiter_answer(c->g->lim, c->lim_hold, clock_mono_ms())) {
+		conn_shed_answer(c, t);
+		return;
+	}
 	if (c->id.mac) {
 		addr_mac_format(c->id.mac, c->mac_s);
 		c->mac_random = c->id.mac_random;
@@ -641,6 +672,10 @@ conn_pump(struct conn *c)
 		return;
 	if (c->ls == LS_OPEN && !c->client_eof)
 		conn_read_requests(c);
+	if (c->shed) {
+		conn_free(c);
+		return;
+	}
 	txn_flush_answers(c);
 	if (c->ls == LS_CLOSING)
 		conn_drop_queue(c);
@@ -765,8 +800,16 @@ conn_free(struct conn *c)
 	}
 	if (c->ub)
 		bufferevent_free(c->ub);
-	if (c->cb)
+	if (c->cb) {
+		if (c->shed) { /* the short close of limits: reset, send nothing */
+			struct linger lg = { 1, 0 };
+			if (setsockopt(bufferevent_getfd(c->cb), SOL_SOCKET, SO_LINGER,
+				&lg, sizeof(lg)) < 0)
+				log_debug("%s: SO_LINGER: %s", c->cip_s, strerror(errno));
+		}
 		bufferevent_free(c->cb);
+	}
+	limiter_release(g->lim, c->lim_hold);
 	if (c->timer)
 		event_free(c->timer);
 	if (c->prev)
@@ -777,14 +820,25 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	g->nconns--;
 	free(c);
-	if (g->paused && g->nconns < g->conf->max_connections)
-		listener_pause(g, false);
+}
+
+/* Close a connection the limiter chose to make room for a lighter client
+ * (the gate is full, or out of descriptors): reset, like a refusal. */
+void
+conn_shed(struct gate *g, void *conn)
+{
+	struct conn *c = conn;
+
+	(void)g;
+	c->shed = true;
+	conn_free(c);
 }
 
 /* Take a freshly accepted socket: find where it was going and who sent
  * it, and start framing its requests. */
 void
-conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
+conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
+    uint32_t hold)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	socklen_t llen = sizeof(union wk_sockaddr);
@@ -793,16 +847,13 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
 	struct wk_ip lip;
 	int redirected;
 
-	if (c == NULL) {
+	if (c == NULL || getsockname(fd, &c->local.sa, &llen) < 0) {
+		free(c);
+		limiter_release(g->lim, hold);
 		close(fd);
 		return;
 	}
 	memcpy(&c->peer, peer, (size_t)plen < sizeof(c->peer) ? (size_t)plen : sizeof(c->peer));
-	if (getsockname(fd, &c->local.sa, &llen) < 0) {
-		free(c);
-		close(fd);
-		return;
-	}
 	c->g = g;
 	redirected = origdst_get(fd, &c->local.sa, &c->dst);
 	addr_ip_from_sa(&c->peer.sa, &c->id.client);
@@ -826,8 +877,11 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
 		if (c->timer)
 			event_free(c->timer);
 		free(c);
+		limiter_release(g->lim, hold);
 		return;
 	}
+	c->lim_hold = hold;
+	limiter_bind(g->lim, hold, c);
 	bufferevent_setcb(c->cb, conn_on_client_read, conn_on_client_write,
 	    conn_on_client_event, c);
 	bufferevent_setwatermark(c->cb, EV_WRITE, OUT_HIGH / 2, 0);
@@ -840,8 +894,6 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen)
 	g->conns = c;
 	g->nconns++;
 	g->st.accepted++;
-	if (g->nconns >= g->conf->max_connections)
-		listener_pause(g, true);
 }
 
 /* True when the connection relays something right now: a request or

@@ -99,6 +99,8 @@ struct conn {
 	uint64_t pleft;
 	bool up_eof, up_reuse_ok, u_shut, paused_u;
 	uint64_t tunnel_bytes;   /* relayed after a 101, not yet accounted */
+	uint32_t lim_hold;       /* its claim in the per-client limiter */
+	bool shed;               /* over a limit: reset at once, no answer */
 };
 
 /* txn.c, for relay.c */

@@ -139,7 +139,7 @@ def test_three_forms_carry_the_same_figures(f):
             continue
         if ln.startswith("# HELP "):
             continue
-        m = re.match(r'^(wicket_[a-z_]+)(\{[a-z]+="[a-z]+"\})? (\d+)$', ln)
+        m = re.match(r'^(wicket_[a-z0-9_]+)(\{[a-z_]+="[a-z0-9_]+"\})? (\d+)$', ln)
         assert m, "not an exposition line: %r" % ln
         base = m.group(1)
         assert base in types, "sample %s before its TYPE" % base

@@ -512,7 +512,10 @@ static void
 stats_fill(struct ctl_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->gate = (struct gate_stats){ .accepted = 1, .refused = 2, .requests = 3,
+	st->gate = (struct gate_stats){ .accepted = 1, .refused = 2,
+		.refused_client_connections = 60, .refused_client_rate = 61,
+		.refused_full = 62, .refused_no_fds = 63, .shed = 64, .shed_511 = 65,
+		.requests = 3,
 		.forwarded = 4, .denied = 5, .probes = 6, .portal = 7, .framing_errors = 8,
 		.upstream_errors = 9, .timeouts = 10, .bytes_in = 11, .bytes_out = 12 };
 	st->connections = 13;
@@ -545,7 +548,9 @@ test_stats(void **state)
 	stats_fill(&st);
 	ctlproto_stats(CTL_TEXT, &st, buf, sizeof(buf));
 	assert_string_equal(buf,
-	    "paused: no\nconnections: 13\naccepted: 1\nrefused: 2\nrequests: 3\n"
+	    "paused: no\nconnections: 13\naccepted: 1\nrefused: 2\n"
+	    "refused_client_connections: 60\nrefused_client_rate: 61\nrefused_full: 62\n"
+	    "refused_no_fds: 63\nshed: 64\nshed_511: 65\nrequests: 3\n"
 	    "forwarded: 4\ndenied: 5\nprobes: 6\nportal: 7\nframing_errors: 8\n"
 	    "upstream_errors: 9\ntimeouts: 10\nbytes_in: 11\nbytes_out: 12\n"
 	    "sessions_total: 14\nsessions_admitted: 15\nsessions_expired: 40\n"
@@ -565,6 +570,8 @@ test_stats(void **state)
 	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
 	assert_string_equal(buf,
 	    "{\"gate\":{\"paused\":false,\"connections\":13,\"accepted\":1,\"refused\":2,"
+	    "\"refused_client_connections\":60,\"refused_client_rate\":61,\"refused_full\":62,"
+	    "\"refused_no_fds\":63,\"shed\":64,\"shed_511\":65,"
 	    "\"requests\":3,\"forwarded\":4,\"denied\":5,\"probes\":6,\"portal\":7,"
 	    "\"framing_errors\":8,\"upstream_errors\":9,\"timeouts\":10,\"bytes_in\":11,"
 	    "\"bytes_out\":12},\"sessions\":{\"total\":14,\"admitted\":15,\"expired\":40,"
@@ -631,6 +638,13 @@ test_stats_prometheus(void **state)
 	    "wicket_registry_evictions_total 25\n"));
 	assert_non_null(strstr(buf, "wicket_sniffer_kernel_drops_total 58\n"));
 	assert_non_null(strstr(buf, "wicket_control_rejected_total 31\n"));
+	assert_non_null(strstr(buf,
+	    "# TYPE wicket_refused_by_reason_total counter\n"
+	    "wicket_refused_by_reason_total{reason=\"client_connections\"} 60\n"
+	    "wicket_refused_by_reason_total{reason=\"client_connect_rate\"} 61\n"
+	    "wicket_refused_by_reason_total{reason=\"max_connections\"} 62\n"
+	    "wicket_refused_by_reason_total{reason=\"no_fds\"} 63\n"));
+	assert_non_null(strstr(buf, "wicket_shed_511_total 65\n"));
 	/* every line: a comment with HELP/TYPE, or NAME{LABELS} VALUE; each
 	 * family's TYPE appears once */
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -646,7 +660,8 @@ test_stats_prometheus(void **state)
 		}
 		if (strncmp(line, "# HELP ", 7) == 0)
 			continue;
-		size_t k = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
+		/* metric names: [a-zA-Z_:][a-zA-Z0-9_:]*, and ours start wicket_ */
+		size_t k = strspn(line, "abcdefghijklmnopqrstuvwxyz_0123456789");
 		if (k == 0 || strncmp(line, "wicket_", 7) != 0)
 			fail_msg("bad metric line '%s'", line);
 		if (line[k] == '{') {
