@@ -408,7 +408,8 @@ static const char *const privs_syscalls[] = {
 	 * terms and certificate reloads, /etc/resolv.conf, nft's own files */
 	"openat", "open", "close", "read", "write", "readv", "writev", "pread64",
 	"pwrite64", "lseek", "fstat", "newfstatat", "statx", "stat", "lstat",
-	"fsync", "fdatasync", "ftruncate", "rename", "renameat", "renameat2",
+	"fsync", "fdatasync", "ftruncate", "fallocate", "fstatfs", "statfs",
+	"rename", "renameat", "renameat2",
 	"unlink", "unlinkat", "fcntl", "flock", "getdents64", "readlink",
 	"readlinkat", "access", "faccessat", "faccessat2", "umask", "fchmod",
 	/* sockets: clients, upstreams, control, DNS, netlink (nft, neighbour
