@@ -44,13 +44,14 @@ def family_of(host):
 class Conn:
     """One flooding connection: what is left to send and what came back."""
 
-    __slots__ = ("sock", "out", "connected", "got", "next_trickle", "t0")
+    __slots__ = ("sock", "out", "connected", "got", "counted", "next_trickle", "t0")
 
     def __init__(self, sock, out):
         """Hold a connecting socket and the bytes it will send."""
         self.sock, self.out = sock, out
         self.connected = False
         self.got = b""
+        self.counted = False
         self.next_trickle = 0.0
         self.t0 = time.monotonic()
 
@@ -98,9 +99,6 @@ def hold(a):
         st[why] += 1
         sel.unregister(c.sock)
         del conns[c.sock.fileno()]
-        if c.got.startswith(b"HTTP/1."):
-            code = c.got[9:12].decode("latin-1")
-            st["statuses"][code] = st["statuses"].get(code, 0) + 1
         c.sock.close()
 
     def want(c):
@@ -140,6 +138,11 @@ def hold(a):
                     st["bytes_received"] += len(d)
                     if len(c.got) < 64:
                         c.got += d[:64]
+                    if not c.counted and len(c.got) >= 12:
+                        # the first answer's status, counted once per connection
+                        c.counted = True
+                        code = c.got[9:12].decode("latin-1") if c.got.startswith(b"HTTP/1.") else "?"
+                        st["statuses"][code] = st["statuses"].get(code, 0) + 1
                 if c.out:
                     n = c.sock.send(c.out)
                     st["bytes_sent"] += n
