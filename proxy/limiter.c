@@ -466,7 +466,7 @@ limiter_admit(struct limiter *l, const struct wk_ip *ip, const struct wk_mac *ma
 void
 limiter_bind(struct limiter *l, uint32_t hold, void *owner)
 {
-	if (hold < l->hold_used)
+	if (l != NULL && hold < l->hold_used)
 		l->hold[hold].owner = owner;
 }
 
@@ -474,11 +474,12 @@ limiter_bind(struct limiter *l, uint32_t hold, void *owner)
 bool
 limiter_answer(struct limiter *l, uint32_t hold, uint64_t now_ms)
 {
-	const struct limiter_conf *c = &l->conf;
+	const struct limiter_conf *c;
 	struct lhold *h;
 
-	if (hold >= l->hold_used)
-		return true; /* not counted (no record could be had): not limited here */
+	if (l == NULL || hold >= l->hold_used)
+		return true; /* no limiter, or not counted: not limited here */
+	c = &l->conf;
 	h = &l->hold[hold];
 	for (int t = 0; t < 2; t++)
 		if (h->ent[t] != NIL && !bucket_ready(&l->ent[h->ent[t]].ans,
@@ -496,8 +497,8 @@ limiter_release(struct limiter *l, uint32_t hold)
 {
 	struct lhold *h;
 
-	if (hold >= l->hold_used)
-		return;
+	if (l == NULL || hold >= l->hold_used)
+		return; /* no limiter (gone at shutdown, or never made), or not counted */
 	h = &l->hold[hold];
 	for (int t = 0; t < 2; t++)
 		if (h->ent[t] != NIL)

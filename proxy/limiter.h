@@ -70,7 +70,10 @@ void limiter_bind(struct limiter *l, uint32_t hold, void *owner);
  * connection's client; false when its bucket is empty: shed instead. */
 bool limiter_answer(struct limiter *l, uint32_t hold, uint64_t now_ms);
 
-/* The connection is gone: its client holds one connection fewer. */
+/* The connection is gone: its client holds one connection fewer.
+ * limiter_bind, limiter_answer and limiter_release accept a NULL limiter
+ * (none made, or freed first at shutdown) and a hold of UINT32_MAX (not
+ * counted): nothing is limited then. */
 void limiter_release(struct limiter *l, uint32_t hold);
 
 /* The owner of the oldest connection of the heaviest client, NULL when no

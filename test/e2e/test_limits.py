@@ -344,6 +344,19 @@ def test_511_rate(f):
     assert st["shed_511"] == 1, st
 
 
+def test_pipelined_reader_without_511_rate(f):
+    """The same 100 pipelined GETs with client_511_rate 0: all 100 are answered in order
+    on the open connection -- the bound on queued answers must pause reading a client that
+    does not read, never one that does."""
+    f.start(client_511_rate=0)
+    reqs = b"".join(b"GET /lim-pipe-%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(100))
+    r = h.raw(f.c, O4, 80, reqs, timeout=5, expect=100)
+    got = r.status_lines()
+    assert len(got) == 100 and r.eof is None, "%d answers, eof %r" % (len(got), r.eof)
+    st = f.stats()
+    assert st["shed_511"] == 0, st
+
+
 def proc_cpu_s(pid):
     """User + system CPU seconds of a process so far."""
     with open("/proc/%d/stat" % pid) as fh:
@@ -391,6 +404,7 @@ TESTS = [
     test_slow_heads,
     test_burst_against_max_connections,
     test_511_rate,
+    test_pipelined_reader_without_511_rate,
     test_fd_exhaustion,
 ]
 

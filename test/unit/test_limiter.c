@@ -348,8 +348,16 @@ test_configure(void **state)
 		limiter_release(l, h[i]);
 	assert_null(limiter_heaviest(l));
 	assert_int_equal(limiter_configure(l, 0, &conf), -1);
+	/* an uncounted hold is not limited and releases nothing */
+	assert_true(limiter_answer(l, UINT32_MAX, 0));
+	limiter_release(l, UINT32_MAX);
 	limiter_free(l);
 	assert_null(limiter_new(0, &conf));
+	/* no limiter (freed first at shutdown): the shell's calls are no-ops */
+	limiter_bind(NULL, 0, &owner[0]);
+	assert_true(limiter_answer(NULL, 0, 0));
+	limiter_release(NULL, 0);
+	limiter_free(NULL);
 }
 
 /* Counts above the last count list still find the heaviest client. */
