@@ -14,6 +14,7 @@
 Run as root: python3 test/e2e/test_privs.py [-v] [-l] [NAME_SUBSTRING ...]
 """
 
+import json
 import os
 import signal
 import socket
@@ -194,6 +195,50 @@ def refused(f, conf, name, wait=10):
     return d.stderr()
 
 
+def test_pcap_reopens_after_the_drop(f):
+    """The capture's interface removed and created again: the sniffer, running as
+    nobody with CAP_NET_RAW, reopens it (a second daemon on a veth of its own)."""
+    d = os.path.join(f.dir, "pc")
+    os.makedirs(d, exist_ok=True)
+    os.chown(d, NOBODY, NOBODY)
+    dev = "wkpc%d" % (os.getpid() % 10000)
+
+    def make_link():
+        f.topo.router.ip("link", "add", dev, "type", "veth", "peer", "name", dev + "p")
+        f.topo.router.ip("link", "set", dev, "up")
+    make_link()
+    conf = ("listen 127.0.0.1:3992\ncontrol_socket %s/c.sock\nstate_file %s/state\n"
+            "audit_log %s/audit.jsonl\ninterface %s\nuser nobody\n" % (d, d, d, dev))
+    g = f.topo.start_wicketd(conf)
+    try:
+        def sniffer():
+            out = ctl_raw(d + "/c.sock", "stats --json")
+            assert out.startswith("ok\n"), out
+            return json.loads(out.split("\n", 1)[1])["sniffer"]
+        st = tu.status(g.proc.pid)
+        assert int(st["CapEff"], 16) == 1 << 13, "CapEff %s (CAP_NET_RAW only)" % st["CapEff"]
+        before = sniffer()
+        assert before["capturing"] == 1, before
+        f.topo.router.ip("link", "del", dev)
+        deadline = time.monotonic() + 5
+        while sniffer()["capturing"] == 1:
+            assert time.monotonic() < deadline, "the capture did not notice its interface go"
+            time.sleep(0.1)
+        make_link()
+        deadline = time.monotonic() + 20
+        while True:
+            now = sniffer()
+            if now["reopens"] > before["reopens"] and now["capturing"] == 1:
+                break
+            assert time.monotonic() < deadline, "not reopened as nobody: %r\n%s" % (
+                now, h.tail(g.stderr(), 5))
+            time.sleep(0.2)
+    finally:
+        rc = g.stop()
+        f.topo.router.ip("link", "del", dev, check=False)
+    assert rc == 0, rc
+
+
 def test_root_without_user_refused(f):
     """Started as root with neither user nor run_as_root: exit 1 naming both keys."""
     err = refused(f, "listen 127.0.0.1:3991\ncontrol_socket {tmp}/c.sock\nstate_file {tmp}/state\n",
@@ -261,6 +306,7 @@ TESTS = [
     test_splash_opens_and_deny_closes_nft,
     test_state_file_compacts_by_rename,
     test_reload_and_audit_reopen_after_rotation,
+    test_pcap_reopens_after_the_drop,
     test_root_without_user_refused,
     test_unknown_user_refused_also_by_check,
     test_unwritable_state_directory_refused,
