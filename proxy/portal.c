@@ -422,7 +422,8 @@ portal_stop(struct gate *g)
 /* The link to the built-in splash: the URL the client wanted travels
  * with a return token (MAC, time, URL under the gate's key) so that the
  * splash can tell it from a URL someone else put in a link; without a MAC
- * to bind it to, or when it does not fit, the link is the bare splash. */
+ * to bind it to, or when it does not fit (out, or the escaped 511 page),
+ * the link is the bare splash. */
 static int
 portal_link_splash(struct gate *g, const struct policy_in *id,
     const char *want, const char *gate_host, char *out, size_t size)
@@ -441,7 +442,7 @@ portal_link_splash(struct gate *g, const struct policy_in *id,
 	    token_sign_return(&g->portal->key, id->mac, ts, want, sig) == 0) {
 		n = snprintf(out, size, "%s/wicket/?url=%s&ts=%llu&sig=%s",
 		    origin, enc, (unsigned long long)ts, sig);
-		if (n > 0 && (size_t)n < size)
+		if (n > 0 && (size_t)n < size && reply_link_fits(out))
 			return 0;
 	}
 	n = snprintf(out, size, "%s/wicket/", origin);
@@ -480,12 +481,19 @@ portal_link_external(struct gate *g, const struct policy_in *id,
 	return 0;
 }
 
+/* The last resort, portal_url alone, always fits the 511 page: the
+ * configuration refuses the characters that escape to 6 bytes (" and ',
+ * conf.c's T_URL), so it grows at most 5 times ('&' -> "&amp;"). */
+_Static_assert(5 * (CONF_URL - 1) < REPLY_LINK_ESC_MAX,
+    "portal_url alone must fit the 511 page");
+
 /* The link a 511 answer (and a probe's 302) carries: to portal_url with
  * the signed mac, ip, url, ts and gw a login server needs (docs/grants.md),
  * or to the gate's own splash. It is never empty: a URL too long to carry
- * is left out, and as a last resort the link is portal_url itself (an
- * empty link would make the 511 page reload itself for ever). -1 only
- * when out cannot hold even that. */
+ * (in out, or in the 511 page once HTML-escaped, reply_link_fits) is left
+ * out, and as a last resort the link is portal_url itself (an empty link
+ * would make the 511 page reload itself for ever; a 500 would strand the
+ * client). -1 only when out cannot hold even that. */
 int
 portal_link(struct gate *g, const struct policy_in *id, const char *want,
     const char *gate_host, char *out, size_t size)
@@ -497,8 +505,9 @@ portal_link(struct gate *g, const struct policy_in *id, const char *want,
 		want = "";
 	if (c->portal_url[0] == '\0')
 		return portal_link_splash(g, id, want, gate_host, out, size);
-	if (portal_link_external(g, id, want, out, size) == 0 ||
-	    (want[0] != '\0' && portal_link_external(g, id, "", out, size) == 0))
+	if ((portal_link_external(g, id, want, out, size) == 0 && reply_link_fits(out)) ||
+	    (want[0] != '\0' && portal_link_external(g, id, "", out, size) == 0 &&
+		reply_link_fits(out)))
 		return 0;
 	n = snprintf(out, size, "%s", c->portal_url);
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;

@@ -157,13 +157,28 @@ reply_html_escape(char *out, size_t size, const char *s)
 	return reply_html_escape_mem(out, size, s, strlen(s));
 }
 
+/* True when link, HTML-escaped, fits the 511 page and a 302's body
+ * (REPLY_LINK_ESC_MAX). A byte escapes to at most 6, so a short link needs
+ * no look: this runs for every 511. */
+bool
+reply_link_fits(const char *link)
+{
+	char esc[REPLY_LINK_ESC_MAX];
+	size_t n = strlen(link);
+
+	if (n < sizeof(esc) / 6)
+		return true;
+	return reply_html_escape_mem(esc, sizeof(esc), link, n) < sizeof(esc);
+}
+
 /* The 511 answer (RFC 6585 §6): a short page that links to and
  * meta-refreshes to the login page. No WWW-Authenticate: this is not an
  * HTTP authentication challenge, and no login form: the portal owns that. */
 size_t
 reply_511(char *buf, size_t size, const struct reply_ctx *rc, const char *link)
 {
-	char esc[6144], body[8192];
+	/* The page carries the link twice (refresh and href). */
+	char esc[REPLY_LINK_ESC_MAX], body[2 * REPLY_LINK_ESC_MAX + 2048];
 	size_t elen = reply_html_escape(esc, sizeof(esc), link);
 	struct out o = { body, sizeof(body), 0 };
 
@@ -198,7 +213,7 @@ size_t
 reply_302(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
     const char *location)
 {
-	char esc[6144], body[8192];
+	char esc[REPLY_LINK_ESC_MAX], body[REPLY_LINK_ESC_MAX + 512];
 	int n;
 
 	if (strpbrk(location, "\r\n") != NULL ||

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest link (NUL included) the 511 page and a 302's body carry
+ * once HTML-escaped; portal_link keeps its links within it (reply_link_fits)
+ * so those answers always build in a 16 KiB buffer. */
+#define REPLY_LINK_ESC_MAX 6144
+
 /* What a generated answer needs to know about its request. */
 struct reply_ctx {
 	bool head;         /* HEAD: headers only, same Content-Length */
@@ -29,5 +34,6 @@ size_t reply_error(char *buf, size_t size, const struct reply_ctx *rc,
     unsigned status, const char *why);
 size_t reply_html_escape(char *out, size_t size, const char *s);
 size_t reply_html_escape_mem(char *out, size_t size, const char *s, size_t n);
+bool reply_link_fits(const char *link);
 
 #endif

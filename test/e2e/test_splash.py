@@ -161,6 +161,38 @@ def test_long_url_gives_bare_link_not_empty(f):
     f.topo.remove_client(c.name)
 
 
+def test_ampersand_portal_url_still_511(f):
+    """portal_url with 990 '&' (5 KiB once HTML-escaped): -n takes it, every 511 and probe 302 links to it, never a 500; a wanted URL too long for the escaped page is dropped, not the page."""
+    purl = "http://%s/portal?" % GATE + "&" * 990  # 1,014 bytes: the longest a URL key takes is 1,023
+    conf = CONF + "portal_url %s\n" % purl
+    rc, err, _ = check_conf(f, conf.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"),
+                            "amp.conf")
+    assert rc == 0, "-n refused the portal_url: %r" % err
+    f.gate.stop()
+    f.gate = f.topo.start_wicketd(conf)
+    try:
+        c = f.fresh_client()
+        r = h.curl(c, ["http://%s/amp-short" % O4])
+        assert r.status == 511, "short URL: %s %r" % (r.status_line, r.body[:120])
+        href, meta = link_of(r.body)
+        assert href == meta and href.startswith(purl), "511 link %r" % href[:1100]
+        assert "url=" + urllib.parse.quote("http://%s/amp-short" % O4, safe="") in href, \
+            "short wanted URL not carried: %r" % href[1000:]
+        # 1,500 bytes: fits the link buffer, not the escaped page twice.
+        r = h.curl(c, ["http://%s/%s" % (O4, "a" * 1500)])
+        assert r.status == 511, "long URL: %s %r" % (r.status_line, r.body[:120])
+        href, meta = link_of(r.body)
+        assert href == meta and href.startswith(purl) and "aaaa" not in href, \
+            "long URL link %r" % href[1000:]
+        r = h.curl(c, ["http://%s/generate_204" % O4])
+        assert r.status == 302 and r.headers.get("Location", "").startswith(purl), \
+            "probe: %s Location %r" % (r.status_line, r.headers.get("Location", "")[:80])
+        f.topo.remove_client(c.name)
+    finally:
+        f.gate.stop()
+        f.gate = f.topo.start_wicketd(CONF)
+
+
 def test_odd_gateway_id_refused_by_n(f):
     """gateway_id with characters the token charset refuses: -n says FILE:LINE: gateway_id, start refuses too."""
     for bad in ("bad/id", "gw!", "a" * 65):
@@ -309,6 +341,7 @@ TESTS = [
     test_open_redirect_url_dropped,
     test_genuine_link_keeps_its_url_only_for_its_device,
     test_long_url_gives_bare_link_not_empty,
+    test_ampersand_portal_url_still_511,
     test_odd_gateway_id_refused_by_n,
     test_n_checks_what_start_checks,
     test_large_terms,

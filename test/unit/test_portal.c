@@ -119,7 +119,7 @@ pt_new(const char *conf)
 {
 	struct pt *t = calloc(1, sizeof(*t));
 	struct conf_errors errs;
-	char text[1024];
+	char text[2048];
 
 	assert_non_null(t);
 	conf_defaults(&t->c);
@@ -305,6 +305,41 @@ test_link_external_fallback(void **state)
 	pt_free(t);
 }
 
+/* A portal_url of 990 '&' (5 KiB once escaped): every 511 and probe 302
+ * still builds in txn.c's buffers; a wanted URL that would push the
+ * escaped link past the page is left out, never the page. */
+static void
+test_link_ampersand_portal_url(void **state)
+{
+	char conf[1200], purl[1100], link[4096], buf[16384], *want = malloc(1600);
+	struct reply_ctx rc = { .now_s = 1795000000 };
+	struct pt *t;
+
+	(void)state;
+	snprintf(purl, sizeof(purl), "http://portal.example/login?");
+	memset(purl + strlen(purl), '&', 990);
+	purl[28 + 990] = '\0';
+	snprintf(conf, sizeof(conf), "portal_url %s\ngateway_id gate-1\n", purl);
+	t = pt_new(conf);
+	memcpy(want, "http://x/", 9);
+	memset(want + 9, 'a', 1500 - 9);
+	want[1500] = '\0';
+	for (int i = 0; i < 2; i++) {
+		const char *w = i == 0 ? WANT : want;
+		assert_int_equal(portal_link(&t->g, &t->id, w, GATE_HOST, link,
+		    sizeof(link)), 0);
+		assert_int_equal(strncmp(link, purl, strlen(purl)), 0);
+		assert_true(reply_511(buf, sizeof(buf), &rc, link) > 0);
+		assert_true(reply_302(buf, sizeof(buf), &rc, 302, link) > 0);
+		if (i == 0)
+			assert_non_null(strstr(link, "&url=" WANT_ENC "&"));
+		else
+			assert_non_null(strstr(link, "&url=&"));
+	}
+	free(want);
+	pt_free(t);
+}
+
 /* Large terms: 32 KiB of the worst characters are rendered without a
  * stack copy and the splash carries all of them (the answer buffer is
  * sized by portal_answer_size); a larger or missing file is refused by the
@@ -370,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_splash_open_redirect),
 		cmocka_unit_test(test_link_fallbacks),
 		cmocka_unit_test(test_link_external_fallback),
+		cmocka_unit_test(test_link_ampersand_portal_url),
 		cmocka_unit_test(test_terms_limits),
 	};
 	return cmocka_run_group_tests_name("portal", tests, NULL, NULL);

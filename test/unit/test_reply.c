@@ -123,6 +123,38 @@ test_escape(void **state)
 	assert_string_equal(out, "");
 }
 
+/* A link reply_link_fits accepts always builds a 511 and a 302 in the
+ * 16 KiB answer buffer of txn.c, the longest escaped one included; one
+ * that escapes to more is refused by both, so portal_link falls back. */
+static void
+test_link_fits(void **state)
+{
+	static char link[REPLY_LINK_ESC_MAX], buf[16384];
+	struct reply_ctx rc = { .now_s = 1795000000 };
+	size_t k;
+
+	(void)state;
+	/* "http://p/?" then '&' (5 bytes escaped) up to the limit exactly. */
+	memcpy(link, "http://p/?", 10);
+	k = (REPLY_LINK_ESC_MAX - 1 - 10) / 5;
+	memset(link + 10, '&', k);
+	memset(link + 10 + k, 'a', (REPLY_LINK_ESC_MAX - 1 - 10) % 5);
+	link[10 + k + (REPLY_LINK_ESC_MAX - 1 - 10) % 5] = '\0';
+	assert_true(reply_link_fits(link));
+	assert_true(reply_511(buf, sizeof(buf), &rc, link) > 0);
+	assert_true(reply_302(buf, sizeof(buf), &rc, 302, link) > 0);
+	/* One '&' more escapes one past the limit. */
+	link[10 + k - 1] = '\0';
+	strcat(link, "&&");
+	assert_false(reply_link_fits(link));
+	assert_int_equal(reply_511(buf, sizeof(buf), &rc, link), 0);
+	/* Short links need no look; 1023 bytes of the worst byte fit. */
+	memset(link, '"', 1023);
+	link[1023] = '\0';
+	assert_true(reply_link_fits(link));
+	assert_true(reply_link_fits("http://x/"));
+}
+
 int
 main(void)
 {
@@ -130,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_511_exact),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_link_fits),
 	};
 	return cmocka_run_group_tests_name("reply", tests, NULL, NULL);
 }
