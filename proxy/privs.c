@@ -117,6 +117,43 @@ privs_dir_writable(const struct stat *dir, uid_t uid, gid_t gid)
 	return (dir->st_mode & need) == need;
 }
 
+/* True when uid/gid may read the file st describes, by its mode bits as
+ * the kernel checks them (the owner's, else the group's, else the
+ * others'); ACLs are not considered. */
+bool
+privs_file_readable(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IRUSR) != 0;
+	if (st->st_gid == gid)
+		return (st->st_mode & S_IRGRP) != 0;
+	return (st->st_mode & S_IROTH) != 0;
+}
+
+/* The files a reload reads again must stay readable after the drop, or
+ * every later reload is refused: say so at start, by name. */
+static void
+privs_warn_unreadable(const struct wk_conf *c, const struct privs_plan *p)
+{
+	const struct {
+		const char *key, *path;
+	} files[] = {
+		{ "grant_key", c->grant_key }, { "splash_terms", c->splash_terms },
+		{ "splash_template", c->splash_template }, { "tls_cert", c->tls_cert },
+		{ "tls_key", c->tls_key },
+	};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i].path[0] != '\0' && stat(files[i].path, &st) == 0 &&
+		    !privs_file_readable(&st, p->uid, p->gid))
+			log_warn("%s %s is not readable by user %s: a reload will be "
+			    "refused until it is (chown or chgrp it)", files[i].key,
+			    files[i].path, c->user);
+}
+
 /* Look up user and group with the reentrant calls. */
 static void
 privs_lookup(const struct wk_conf *c, struct privs_account *a)
@@ -365,6 +402,7 @@ privs_drop(struct gate *g)
 	    privs_single_threaded(err, sizeof(err)) < 0)
 		goto fail;
 	if (p.change_id) {
+		privs_warn_unreadable(c, &p);
 		if (privs_prepare_files(c, &p, err, sizeof(err)) < 0 ||
 		    privs_change_id(&p, err, sizeof(err)) < 0)
 			goto fail;

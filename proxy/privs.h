@@ -39,6 +39,7 @@ uint64_t privs_needed(const struct wk_conf *c);
 int privs_plan(const struct wk_conf *c, uid_t euid, const struct privs_account *a,
     struct privs_plan *out, char *err, size_t errlen);
 bool privs_dir_writable(const struct stat *dir, uid_t uid, gid_t gid);
+bool privs_file_readable(const struct stat *st, uid_t uid, gid_t gid);
 int privs_check(const struct wk_conf *c, char *err, size_t errlen);
 int privs_seccomp_install(char *err, size_t errlen);
 int privs_drop(struct gate *g);

@@ -291,6 +291,28 @@ def test_seccomp_filter_serves(f):
     assert rc == 0, "exit %s under seccomp:\n%s" % (rc, h.tail(g.stderr(), 10))
 
 
+def test_unreadable_key_warned_then_reload_refused(f):
+    """A grant_key only root can read: the drop warns by name, and a reload (which
+    reads it again) is refused with the reason, changing nothing."""
+    d = os.path.join(f.dir, "uk")
+    os.makedirs(d, exist_ok=True)
+    os.chown(d, NOBODY, NOBODY)
+    key = os.path.join(f.topo.tmp, "root-only.key")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as w:
+        w.write("0123456789abcdef0123456789abcdef\n")
+    conf = ("listen 127.0.0.1:3993\ncontrol_socket %s/c.sock\nstate_file %s/state\n"
+            "audit_log %s/audit.jsonl\ngrant_key %s\nuser nobody\n" % (d, d, d, key))
+    g = f.topo.start_wicketd(conf)
+    try:
+        assert "grant_key %s is not readable by user nobody" % key in g.stderr(), h.tail(g.stderr(), 8)
+        out = ctl_raw(d + "/c.sock", "reload")
+        assert out.startswith("error reload refused, nothing changed") and "grant_key" in out, out
+        assert g.alive()
+    finally:
+        rc = g.stop()
+    assert rc == 0, rc
+
+
 def test_control_socket_removed_at_exit(f):
     """Last: SIGTERM; the daemon (as nobody) removes its socket and exits 0."""
     rc = f.gate.stop()
@@ -311,6 +333,7 @@ TESTS = [
     test_unknown_user_refused_also_by_check,
     test_unwritable_state_directory_refused,
     test_seccomp_filter_serves,
+    test_unreadable_key_warned_then_reload_refused,
     test_control_socket_removed_at_exit,
 ]
 

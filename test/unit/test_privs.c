@@ -144,6 +144,34 @@ test_dir_writable(void **state)
 	}
 }
 
+/* Readability by the same rule: a 0600 root key is not readable by the
+ * user, one owned by it (or 0640 in its group) is. */
+static void
+test_file_readable(void **state)
+{
+	static const struct {
+		uid_t owner;
+		gid_t group;
+		mode_t mode;
+		bool ok;
+	} rows[] = {
+		{ 0, 0, 0600, false }, { 999, 0, 0600, true }, { 0, 999, 0640, true },
+		{ 0, 999, 0600, false }, { 0, 0, 0644, true }, { 999, 999, 0060, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct stat st;
+
+		memset(&st, 0, sizeof(st));
+		st.st_mode = S_IFREG | rows[i].mode;
+		st.st_uid = rows[i].owner;
+		st.st_gid = rows[i].group;
+		if (privs_file_readable(&st, 999, 999) != rows[i].ok)
+			fail_msg("row %zu: expected %d", i, rows[i].ok);
+	}
+}
+
 /* Run fn in a child under the allow-list; its exit status. */
 static int
 seccomp_child(int (*fn)(void))
@@ -197,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_needed),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_dir_writable),
+		cmocka_unit_test(test_file_readable),
 		cmocka_unit_test(test_seccomp),
 	};
 	return cmocka_run_group_tests_name("privs", tests, NULL, NULL);
