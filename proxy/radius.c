@@ -696,7 +696,9 @@ radius_release_id(struct radius *r, struct rreq *q)
 }
 
 /* Put q on server q->server with a free Identifier and send it. -1 when
- * the server has none free or the send failed hard. */
+ * the server has none free or the send failed hard; the Identifier is then
+ * given back on that server, so that a caller moving q to the next server
+ * leaves no pointer to q behind (a reply would find it after q is freed). */
 static int
 radius_send(struct radius *r, struct rreq *q)
 {
@@ -715,13 +717,17 @@ radius_send(struct radius *r, struct rreq *q)
 		}
 	}
 	if (q->id < 0 || radius_build(r, q, (uint8_t)q->id) < 0)
-		return -1;
+		goto fail;
 	/* A send error (no route, the server's port closed) counts as a
 	 * try that timed out: the timer moves on to the next server. */
 	if (send(sv->fd, q->pkt, q->len, MSG_DONTWAIT) < 0)
 		log_debug("radius: send: %s", strerror(errno));
 	q->tries = 1;
-	return event_add(q->timer, &tv);
+	if (event_add(q->timer, &tv) == 0)
+		return 0;
+fail:
+	radius_release_id(r, q);
+	return -1;
 }
 
 /* Free a request (its Identifier and timer). */
@@ -802,11 +808,9 @@ radius_launch(struct radius *r, struct rreq *q)
 	size_t n;
 
 	(void)radius_servers(r, q, &n);
-	for (q->server = 0; q->server < (int)n; q->server++) {
+	for (q->server = 0; q->server < (int)n; q->server++)
 		if (radius_send(r, q) == 0)
 			return;
-		radius_release_id(r, q);
-	}
 	q->server = 0;
 	radius_done(r, q, NULL);
 }
@@ -1678,6 +1682,9 @@ radius_on_coa(evutil_socket_t fd, short what, void *arg)
 	int err, changed = 0, len;
 
 	(void)what;
+	/* Zeroed: the retransmission check below compares whole addresses,
+	 * and recvfrom fills only fl bytes of the union. */
+	memset(&from, 0, sizeof(from));
 	n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, &from.sa, &fl);
 	if (n < 0)
 		return;

@@ -454,6 +454,46 @@ def test_disconnect_request_cuts_client(f):
     assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
 
 
+# Sends one Disconnect-Request (RFC 5176 §3) twice, as a server retransmits
+# it (same Identifier and Request Authenticator, RFC 5176 §2.3), and prints
+# the two answers in hex. The authenticators as radpkt.c checks them: the
+# Message-Authenticator (RFC 3579 §3.2) with a zero authenticator, then the
+# Request Authenticator over the packet with it (RFC 5176 §3.5).
+DM_TWICE = r"""
+import hashlib, hmac, socket, struct, sys, time
+gate, secret, mac = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+attrs = bytes([31, 2 + len(mac)]) + mac + bytes([55, 6]) + struct.pack(">I", int(time.time()))
+body = attrs + bytes([80, 18]) + bytes(16)
+hdr = bytes([40, 77]) + struct.pack(">H", 20 + len(body))
+ma = hmac.new(secret, hdr + bytes(16) + body, "md5").digest()
+body = attrs + bytes([80, 18]) + ma
+pkt = hdr + hashlib.md5(hdr + bytes(16) + body + secret).digest() + body
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect((gate, 3799))
+for _ in range(2):
+    s.send(pkt)
+    print(s.recv(4096).hex())
+"""
+
+
+def test_retransmitted_disconnect_gets_the_same_answer(f):
+    """A Disconnect-Request sent twice with the same Identifier and authenticator
+    (a server's retransmission, RFC 5176 §2.3) gets the same Disconnect-ACK twice:
+    the second is the remembered answer, not a NAK 503 for a session already gone."""
+    mac = "02:99:00:00:07:01"
+    r = f.ctl("allow", mac, "600")
+    assert r.returncode == 0, r.stdout + r.stderr
+    p = f.topo.origin.run([sys.executable, "-c", DM_TWICE, WAN, SECRET, "02-99-00-00-07-01"],
+                          check=False, timeout=20)
+    answers = p.stdout.split()
+    assert p.returncode == 0 and len(answers) == 2, p.stdout + p.stderr
+    assert answers[0][:2] == "29", "first answer is not a Disconnect-ACK: %s" % answers[0]
+    assert answers[1] == answers[0], "retransmission answered differently: %s then %s" % (
+        answers[0], answers[1])
+    assert len(f.events("disconnect", mac)) == 1, "the retransmission was applied again"
+
+
 def test_coa_changes_remaining_time(f):
     """CoA-Request with Session-Timeout 30 for the MAC-auth client: ACK, and its
     session now ends about 30 s from now."""
@@ -801,6 +841,7 @@ TESTS = [
     test_click_through_refused_with_portal_radius,
     test_accounting_start_interim_stop,
     test_disconnect_request_cuts_client,
+    test_retransmitted_disconnect_gets_the_same_answer,
     test_coa_changes_remaining_time,
     test_outage_loses_no_record,
     test_kill9_with_records_queued,
