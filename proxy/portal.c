@@ -34,7 +34,10 @@ struct portal {
 	char *terms_html;
 	char *tpl;           /* splash_template, or NULL: the built-in one */
 	size_t tpl_len;
+	size_t answer_size;  /* portal_answer_size: follows terms and template */
 };
+
+#define PORTAL_ANSWER_MAX (4u << 20) /* no splash a phone should get is larger */
 
 static const char default_terms[] =
     "By continuing you accept the terms of use of this network.";
@@ -142,40 +145,43 @@ portal_route(const char *target, size_t len)
 	return PORTAL_NOTFOUND;
 }
 
-/* The {{form}} of the splash: the built-in accept form, bound to the
- * client's MAC, the time and the URL by sig. Another login form (RADIUS
- * username and password) fills the same placeholder: build it here when
- * its mode is configured, posting to its own /wicket/ route, and keep the
- * hidden url/ts/sig fields so that the CSRF binding stays the same. The
- * form's HTML, or NULL when it does not fit (free it). */
+/* The built-in accept form, bound to the client's MAC, the time and the
+ * URL by sig (its size bounds the splash: portal_answer_bound). */
+static const char form_accept[] =
+    "<form method=\"post\" action=\"/wicket/accept\">\n"
+    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
+    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
+    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
+    "<button type=\"submit\">Accept and connect</button>\n</form>";
+/* portal radius: the same MAC-bound form with a user name and a
+ * password, checked by the RADIUS server (PAP, docs/radius.md). */
+static const char form_login[] =
+    "<form method=\"post\" action=\"/wicket/login\">\n"
+    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
+    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
+    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
+    "<p><label>User name <input name=\"user\" autocomplete=\"username\" "
+    "maxlength=\"64\" required></label></p>\n"
+    "<p><label>Password <input type=\"password\" name=\"password\" "
+    "autocomplete=\"current-password\" maxlength=\"128\"></label></p>\n"
+    "<button type=\"submit\">Sign in</button>\n</form>";
+
+/* The {{form}} of the splash: the accept form, or, when portal radius is
+ * configured, the login form in the same placeholder, posting to its own
+ * /wicket/ route with the same hidden url/ts/sig fields so that the CSRF
+ * binding stays the same. The form's HTML, or NULL when it does not fit
+ * (free it). */
 static char *
 portal_splash_form(const char *eurl, uint64_t ts, const char *sig, bool login)
 {
-	static const char fmt[] =
-	    "<form method=\"post\" action=\"/wicket/accept\">\n"
-	    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
-	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
-	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
-	    "<button type=\"submit\">Accept and connect</button>\n</form>";
-	/* portal radius: the same MAC-bound form with a user name and a
-	 * password, checked by the RADIUS server (PAP, docs/radius.md). */
-	static const char fmt_login[] =
-	    "<form method=\"post\" action=\"/wicket/login\">\n"
-	    "<input type=\"hidden\" name=\"url\" value=\"%s\">\n"
-	    "<input type=\"hidden\" name=\"ts\" value=\"%llu\">\n"
-	    "<input type=\"hidden\" name=\"sig\" value=\"%s\">\n"
-	    "<p><label>User name <input name=\"user\" autocomplete=\"username\" "
-	    "maxlength=\"64\" required></label></p>\n"
-	    "<p><label>Password <input type=\"password\" name=\"password\" "
-	    "autocomplete=\"current-password\" maxlength=\"128\"></label></p>\n"
-	    "<button type=\"submit\">Sign in</button>\n</form>";
-	size_t fsize = strlen(eurl) + strlen(sig) + TOKEN_U64_MAXLEN + sizeof(fmt_login);
+	size_t fsize = strlen(eurl) + strlen(sig) + TOKEN_U64_MAXLEN + sizeof(form_login);
 	char *form = malloc(fsize);
 	int k;
 
 	if (form == NULL)
 		return NULL;
-	k = snprintf(form, fsize, login ? fmt_login : fmt, eurl, (unsigned long long)ts, sig);
+	k = snprintf(form, fsize, login ? form_login : form_accept, eurl,
+	    (unsigned long long)ts, sig);
 	if (k < 0 || (size_t)k >= fsize) {
 		free(form);
 		return NULL;
@@ -307,6 +313,36 @@ fail:
 	return NULL;
 }
 
+/* The answer buffer for these terms and this template (NULL: the built-in
+ * one): the splash as rendered with every placeholder at its longest, a
+ * placeholder counted as often as the template repeats it, plus room for
+ * the other pages and the head. 0 (with err) when a splash could exceed
+ * PORTAL_ANSWER_MAX: the one check start-up, reload and `wicketd -n` share. */
+static size_t
+portal_answer_bound(const char *terms_html, const char *tpl, size_t tlen,
+    char *err, size_t errlen)
+{
+	const struct splash_max m = {
+		.title = 6 * CONF_STR, /* network_name escaped, or "Welcome" */
+		.network_name = 6 * CONF_STR,
+		.terms = strlen(terms_html),
+		.form = 6 * TOKEN_URL_MAX + TOKEN_SIG_HEXLEN + TOKEN_U64_MAXLEN +
+		    sizeof(form_login),
+		.url = 6 * TOKEN_URL_MAX,
+	};
+	size_t page = tpl ? splash_render_max(tpl, tlen, &m)
+	    : splash_render_max(splash_default_template,
+		strlen(splash_default_template), &m);
+
+	if (page > PORTAL_ANSWER_MAX) {
+		snprintf(err, errlen, "a splash could be %zu bytes with these terms "
+		    "(each {{terms}}, {{url}}, {{style}} counts), more than %u",
+		    page, PORTAL_ANSWER_MAX);
+		return 0;
+	}
+	return page + 16384 + PORTAL_HEAD_MAX;
+}
+
 /* Check what portal_start would refuse, without starting: the key file
  * (size, mode) and the terms (presence, size). For `wicketd -n`:
  * each problem goes into errs as FILE:LINE: key: why. 0, or -1. */
@@ -317,6 +353,7 @@ portal_conf_check(const struct wk_conf *c, const char *fname,
 	struct token_key k;
 	char err[512], *html;
 	size_t tlen;
+	char *tpl = NULL;
 	int rc = 0;
 
 	if (c->grant_key[0] != '\0') {
@@ -330,12 +367,16 @@ portal_conf_check(const struct wk_conf *c, const char *fname,
 		conf_key_error(errs, c, fname, "splash_terms", err);
 		rc = -1;
 	}
-	free(html);
-	if (portal_template_load(c->splash_template, &html, &tlen, err, sizeof(err)) < 0) {
+	if (portal_template_load(c->splash_template, &tpl, &tlen, err, sizeof(err)) < 0) {
+		conf_key_error(errs, c, fname, "splash_template", err);
+		rc = -1;
+	} else if (html != NULL && portal_answer_bound(html, tpl, tlen, err,
+		       sizeof(err)) == 0) {
 		conf_key_error(errs, c, fname, "splash_template", err);
 		rc = -1;
 	}
 	free(html);
+	free(tpl);
 	return rc;
 }
 
@@ -360,16 +401,18 @@ portal_reconfigure(struct gate *g)
 	struct portal *p = g->portal;
 	const struct wk_conf *c = g->conf;
 	struct token_key k;
-	char err[512], *html, *tpl;
-	size_t tlen;
+	char err[512], *html, *tpl = NULL;
+	size_t tlen, asize;
 
 	if ((html = portal_terms_load(c->splash_terms, err, sizeof(err))) == NULL) {
 		log_err("splash_terms: %s", err);
 		return -1;
 	}
-	if (portal_template_load(c->splash_template, &tpl, &tlen, err, sizeof(err)) < 0) {
+	if (portal_template_load(c->splash_template, &tpl, &tlen, err, sizeof(err)) < 0 ||
+	    (asize = portal_answer_bound(html, tpl, tlen, err, sizeof(err))) == 0) {
 		log_err("splash_template: %s", err);
 		free(html);
+		free(tpl);
 		return -1;
 	}
 	if (c->grant_key[0] != '\0') {
@@ -403,6 +446,7 @@ portal_reconfigure(struct gate *g)
 	free(p->tpl);
 	p->tpl = tpl;
 	p->tpl_len = tlen;
+	p->answer_size = asize;
 	return 0;
 }
 
@@ -910,18 +954,12 @@ portal_login_get(struct gate *g, const struct portal_req *pr,
 	    "This sign-in attempt is not known (or has expired).", "/wicket/");
 }
 
-/* The answer buffer portal_answer needs: the largest page is the splash,
- * the operator's terms plus the form with the longest escaped URL. */
+/* The answer buffer portal_answer needs (computed when the terms and the
+ * template load): the largest page is the splash. */
 size_t
 portal_answer_size(const struct gate *g)
 {
-	const struct portal *p = g->portal;
-	size_t tpl = p->tpl ? p->tpl_len : strlen(splash_default_template);
-
-	/* The template's placeholders may repeat: each {{url}} or {{title}}
-	 * is at most 6 * TOKEN_URL_MAX escaped, {{style}} the stylesheet. */
-	return strlen(p->terms_html) + tpl + 8 * (6 * TOKEN_URL_MAX +
-	    strlen(splash_style)) + 16384 + PORTAL_HEAD_MAX;
+	return g->portal->answer_size;
 }
 
 /* Answer a request to the gate itself; body is the request body when

@@ -5,6 +5,7 @@
  * text HTML-escaped, HTML parts (terms, form) inserted as built. Pure. */
 #include "splash.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,6 +192,34 @@ splash_render(char *out, size_t size, const char *tpl, size_t len,
 		return 0;
 	out[o] = '\0';
 	return o;
+}
+
+/* The most bytes splash_render writes for a checked template (its NUL
+ * included) when every placeholder expands to at most m's sizes: a
+ * template may repeat a placeholder, so the buffer follows the template. */
+size_t
+splash_render_max(const char *tpl, size_t len, const struct splash_max *m)
+{
+	size_t pos = 0, at, end, total = len + 1;
+	enum splash_ph ph;
+
+	while (splash_next(tpl, len, pos, &at, &end, &ph)) {
+		size_t add = 0;
+		switch (ph) {
+		case PH_TITLE: add = m->title; break;
+		case PH_NAME: add = m->network_name; break;
+		case PH_TERMS: add = m->terms; break;
+		case PH_FORM: add = m->form; break;
+		case PH_URL: add = m->url; break;
+		case PH_STYLE: add = sizeof(splash_style) - 1; break;
+		case PH_NONE: break;
+		}
+		if (add > SIZE_MAX - total)
+			return SIZE_MAX; /* a 32-bit router: saturate, never wrap */
+		total += add;
+		pos = end;
+	}
+	return total;
 }
 
 /* The shell of the gate's other pages (messages, errors): the same

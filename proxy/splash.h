@@ -19,12 +19,19 @@ struct splash_vars {
 	const char *url;          /* {{url}}: plain text, the URL the user wanted */
 };
 
+/* The most bytes each placeholder can expand to (escaping included), for
+ * splash_render_max. {{style}} is the stylesheet's own length. */
+struct splash_max {
+	size_t title, network_name, terms, form, url;
+};
+
 extern const char splash_default_template[];
 extern const char splash_style[];
 
 int splash_template_check(const char *tpl, size_t len, char *err, size_t errlen);
 size_t splash_render(char *out, size_t size, const char *tpl, size_t len,
     const struct splash_vars *v);
+size_t splash_render_max(const char *tpl, size_t len, const struct splash_max *m);
 size_t splash_page(char *out, size_t size, const char *title, const char *inner);
 
 #endif

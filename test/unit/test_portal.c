@@ -393,6 +393,63 @@ test_terms_limits(void **state)
 	free(html);
 }
 
+/* A template may repeat its placeholders: {{terms}} three times with
+ * 30 KiB of terms that escape to 120 KiB, and {{style}} and {{url}} ten
+ * times each, are all rendered (portal_answer_size follows the template),
+ * not a 500 on every splash; one that could exceed 4 MiB is refused. */
+static void
+test_template_repeats(void **state)
+{
+	char tpath[] = "/tmp/test_portal_tplXXXXXX", spath[] = "/tmp/test_portal_trmXXXXXX";
+	char conf[256], *text, *out;
+	int tfd = mkstemp(tpath), sfd = mkstemp(spath);
+	size_t big = 30 * 1024;
+	struct conf_errors errs;
+	struct wk_conf c;
+	struct pt *t;
+	FILE *fp;
+
+	(void)state;
+	assert_true(tfd >= 0 && sfd >= 0);
+	fp = fdopen(tfd, "w");
+	assert_non_null(fp);
+	fputs("<html>{{terms}}<hr>{{terms}}<hr>{{terms}}{{form}}", fp);
+	for (int i = 0; i < 10; i++)
+		fputs("<style>{{style}}</style><p>{{url}}</p>", fp);
+	fputs("<p>TEMPLATE-END</p></html>\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	text = malloc(big);
+	memset(text, '<', big);
+	assert_int_equal(write(sfd, text, big), (ssize_t)big);
+	close(sfd);
+	snprintf(conf, sizeof(conf), "splash_template %s\nsplash_terms %s\n", tpath, spath);
+	t = pt_new(conf);
+	out = malloc(portal_answer_size(&t->g) + 1);
+	assert_int_equal(pt_get(t, "/wicket/", &t->mac, out,
+	    portal_answer_size(&t->g) + 1), 200);
+	assert_non_null(strstr(out, "TEMPLATE-END"));
+	assert_true(strlen(out) > 3 * 4 * big);
+	free(out);
+	pt_free(t);
+	/* 40 times {{terms}}: a splash over 4 MiB, refused by the check that
+	 * start-up, reload and -n share, naming the key. */
+	fp = fopen(tpath, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 40; i++)
+		fputs("{{terms}}", fp);
+	fputs("{{form}}", fp);
+	assert_int_equal(fclose(fp), 0);
+	conf_defaults(&c);
+	snprintf(c.splash_template, sizeof(c.splash_template), "%s", tpath);
+	snprintf(c.splash_terms, sizeof(c.splash_terms), "%s", spath);
+	memset(&errs, 0, sizeof(errs));
+	assert_int_equal(portal_conf_check(&c, "t.conf", &errs), -1);
+	assert_non_null(strstr(errs.text, "t.conf: splash_template: a splash could be "));
+	free(text);
+	unlink(tpath);
+	unlink(spath);
+}
+
 int
 main(void)
 {
@@ -407,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_link_external_fallback),
 		cmocka_unit_test(test_link_ampersand_portal_url),
 		cmocka_unit_test(test_terms_limits),
+		cmocka_unit_test(test_template_repeats),
 	};
 	return cmocka_run_group_tests_name("portal", tests, NULL, NULL);
 }

@@ -127,6 +127,31 @@ test_page_shell(void **state)
 	assert_int_equal(splash_page(out, 100, "t", "<p>x</p>"), 0);
 }
 
+/* The render bound counts every placeholder as often as the template
+ * has it (its own text is not subtracted: a bound, not a length), and a
+ * render with each value at its bound fits it. */
+static void
+test_render_max(void **state)
+{
+	static const char tpl[] = "<h1>{{title}}</h1>{{terms}}<hr>{{ terms }}{{form}}"
+	    "<p>{{url}}</p><style>{{style}}</style>";
+	/* the placeholders' own text: title 9, terms 9 + 11, form 8, url 7, style 9 */
+	const size_t ph = 9 + 9 + 11 + 8 + 7 + 9;
+	const struct splash_max m = { .title = 6 * 3, .network_name = 1000,
+		.terms = 10, .form = 13, .url = 6 * 2 };
+	struct splash_vars v = { .title = "\"\"\"", .network_name = "",
+		.terms_html = "0123456789", .form_html = "<form></form>", .url = "\"\"" };
+	size_t max = splash_render_max(tpl, sizeof(tpl) - 1, &m);
+	static char out[4096];
+
+	(void)state;
+	assert_int_equal(max, sizeof(tpl) - 1 + 1 + 18 + 2 * 10 + 13 + 12 +
+	    strlen(splash_style));
+	assert_int_equal(splash_render(out, sizeof(out), tpl, sizeof(tpl) - 1, &v),
+	    max - 1 - ph);
+	assert_true(splash_render(out, max, tpl, sizeof(tpl) - 1, &v) > 0);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -136,6 +161,7 @@ main(void)
 		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_default_splash),
 		cmocka_unit_test(test_page_shell),
+		cmocka_unit_test(test_render_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
