@@ -596,8 +596,11 @@ store_append_once(struct store *st, const char *buf, size_t len, size_t nrec,
 
 /* Append whole lines; on a full disk, compact (the reserve makes room for
  * that) and try once more, so that a journal of dead records never blocks
- * a grant; a broken store is compacted first. The records appended are not yet in ss (a grant is applied to
- * the table only once it is on disk), so compaction cannot lose them. */
+ * a grant; a broken store is compacted first. The records appended are
+ * not yet in ss (a grant is applied to the table only once it is on
+ * disk), so compaction cannot lose them. Without ss (a nonce or another
+ * module's record, already in its owner's memory) a failed append leaves
+ * the store pending: the next store_maintain writes it from there. */
 static int
 store_append(struct store *st, const struct store_state *ss, const char *buf,
     size_t len, size_t nrec, bool sync)
@@ -611,6 +614,8 @@ store_append(struct store *st, const struct store_state *ss, const char *buf,
 	if (store_append_once(st, buf, len, nrec, sync) == 0)
 		return 0;
 	saved = errno;
+	if (ss == NULL)
+		st->pending = true;
 	if (ss == NULL || !store_nospace(saved) || st->broken ||
 	    store_compact(st, ss) < 0) {
 		errno = saved;
@@ -638,8 +643,8 @@ store_append_session(struct store *st, const struct store_state *ss,
 }
 
 /* Journal an extension record; with sync, durable on return. 0 or -1.
- * (Its owner holds no store_state: on a full disk it fails, and the next
- * grant's compaction makes room.) */
+ * (Its owner holds no store_state: on a full disk it fails, the store is
+ * left pending, and the next compaction writes the owner's records.) */
 int
 store_append_ext(struct store *st, const char *payload, bool sync)
 {

@@ -1056,6 +1056,43 @@ test_append_compacts_when_full(void **state)
 	}
 }
 
+/* An extension record the journal cannot take (radius.c's accounting
+ * queue on a full disk) is still in its owner's memory: the store asks for
+ * a compaction, and the next store_maintain with room writes it from
+ * there, so a kill -9 before the next grant does not lose it. */
+static void
+test_ext_append_full_is_compacted(void **state)
+{
+	struct fixture *fx = *state;
+	struct ext_log l = { .keep = "Q:7:start" };
+	struct store_ext ext = { ext_load, ext_dump, &l };
+	struct store_stats stats;
+	struct store *st;
+	struct rlimit old;
+
+	assert_int_equal(store_open(fx->path, SSX(fx, T0, &ext), on_error,
+	    NULL, &stats, &st), 0);
+	store_close(st);
+	l.keep = NULL;
+	assert_int_equal(store_open(fx->path, SSX(fx, T0, &ext), on_error,
+	    NULL, &stats, &st), 0);
+	assert_false(store_pending(st));
+	old = limit_file(fx->path, 4);
+	l.keep = "Q:8:start"; /* queued in memory, then journalled: fails */
+	assert_int_equal(store_append_ext(st, "Q:8:start", true), -1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(store_pending(st));
+	assert_int_equal(store_maintain(st, SSX(fx, T0, &ext), 0), 0);
+	assert_false(store_pending(st));
+	store_close(st);
+	fx_reset(fx);
+	l.n = 0;
+	assert_int_equal(store_load(fx->path, SSX(fx, T0, &ext), on_error, NULL,
+	    &stats), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.rec[0], "Q:8:start");
+}
+
 /* A start that cannot compact (no room for the copy) still restores every
  * session and goes on with the journal as it is: a torn tail is cut back
  * first, appends work, and the store asks for a compaction. */
@@ -1147,6 +1184,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restore_drops, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_should_compact_by_size,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ext_append_full_is_compacted,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_compacts_when_full,
 		    fx_setup, fx_teardown),
