@@ -18,7 +18,7 @@ enum ctype {
 	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
 	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
 	T_LOGLEVEL, T_FIREWALL, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL, T_RADSRV,
-	T_RADFAIL, T_PORTAL
+	T_RADFAIL, T_PORTAL, T_FACILITY
 };
 
 /* One configuration key: where it lives, how it parses, its bounds. */
@@ -47,6 +47,8 @@ static const struct ckey keys[] = {
 	{ "gateway_id", T_GWID, S(gateway_id), 1, 0, "wicket", LIVE },
 	{ "portal_url", T_URL, S(portal_url), 0, 0, "", LIVE },
 	{ "audit_log", T_PATH, S(audit_log), 0, 0, "-", LIVE },
+	{ "audit_syslog", T_FACILITY, S(audit_syslog), 0, 0, "none", LIVE },
+	{ "audit_syslog_socket", T_PATH, S(audit_syslog_socket), 0, 0, "/dev/log", LIVE },
 	{ "log_level", T_LOGLEVEL, S(log_level), 0, 0, "info", LIVE },
 	{ "max_connections", T_U32, U(max_connections), 1, 1000000, "4096", LIVE },
 	{ "client_connections", T_U32, U(client_connections), 1, 1000000, "64", LIVE },
@@ -157,7 +159,7 @@ key_is_text(enum ctype t)
 	switch (t) {
 	case T_STR: case T_PATH: case T_URL: case T_METHODS: case T_PROBE:
 	case T_HOST: case T_IFNAME: case T_LOGLEVEL: case T_GWID: case T_HOSTNAME:
-	case T_TEXT:
+	case T_TEXT: case T_FACILITY:
 		return true;
 	default:
 		return false;
@@ -312,6 +314,27 @@ int
 conf_parse_duration(const char *v, uint64_t *secs)
 {
 	return parse_num(v, false, true, secs);
+}
+
+/* The syslog facilities audit_syslog may name, with their codes (RFC 5424
+ * section 6.2.1); -1 for any other name. One table for the parser and for
+ * proxy/syslogw.c. */
+int
+conf_syslog_facility(const char *name)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} fac[] = {
+		{ "user", 1 }, { "daemon", 3 }, { "auth", 4 }, { "authpriv", 10 },
+		{ "local0", 16 }, { "local1", 17 }, { "local2", 18 }, { "local3", 19 },
+		{ "local4", 20 }, { "local5", 21 }, { "local6", 22 }, { "local7", 23 },
+	};
+
+	for (size_t i = 0; i < sizeof(fac) / sizeof(fac[0]); i++)
+		if (strcmp(name, fac[i].name) == 0)
+			return fac[i].code;
+	return -1;
 }
 
 /* True when s is an HTTP token (a method name). */
@@ -538,6 +561,10 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 		else
 			return "expected closed or open";
 		return NULL;
+	case T_FACILITY:
+		if (strcmp(v, "none") != 0 && conf_syslog_facility(v) < 0)
+			return "expected none, user, daemon, auth, authpriv or local0 to local7";
+		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
 	case T_PORTAL:
 		if (strcmp(v, "splash") == 0)
 			c->portal = PORTAL_MODE_SPLASH;

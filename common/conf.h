@@ -31,6 +31,8 @@ struct wk_conf {
 	char gateway_id[65];         /* TOKEN_GW_MAX characters */
 	char portal_url[CONF_URL];   /* empty: the gate's own pages */
 	char audit_log[CONF_PATH];   /* empty or "-": stderr */
+	char audit_syslog[16];       /* a facility, or "none" */
+	char audit_syslog_socket[108]; /* the local syslog socket (sun_path) */
 	char log_level[16];
 	uint32_t max_connections;
 	/* per-client limits (docs/security.md, "Limits"); rate 0: none */
@@ -148,6 +150,7 @@ void conf_key_copy(struct wk_conf *dst, const struct wk_conf *src, size_t i);
 void conf_reload_merge(const struct wk_conf *running, struct wk_conf *next,
     struct conf_diff *out);
 int conf_parse_duration(const char *v, uint64_t *secs);
+int conf_syslog_facility(const char *name);
 int conf_recheck(const struct wk_conf *c, const char *fname, struct conf_errors *errs);
 void conf_key_error(struct conf_errors *errs, const struct wk_conf *c,
     const char *fname, const char *key, const char *why);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "syslogw.h"
 
 static int audit_fd = -1;
 static char audit_path[4096];
@@ -139,7 +140,10 @@ audit_write(const char *line, size_t len)
 {
 	ssize_t n;
 
-	if (audit_fd < 0 || len == 0)
+	if (len == 0)
+		return;
+	syslogw_send(line, len);
+	if (audit_fd < 0)
 		return;
 	do
 		n = write(audit_fd, line, len);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "registry.h"
 #include "session.h"
+#include "syslogw.h"
 
 #define CONTROL_BACKLOG 1024	/* a burst of wicketctl waits in the queue, not EAGAIN */
 #define CONTROL_LINGER_SECS 2	/* after the answer, for the peer's EOF */
@@ -301,6 +302,7 @@ control_do_stats(struct ctl_client *c, const struct ctl_cmd *cmd)
 		registry_stats(g->reg, &st.reg);
 	}
 	st.have_sniffer = ident_sniff_stats(g, &st.sniff);
+	syslogw_get_stats(&st.syslog);
 	st.ctl_clients = ctl->nclients;
 	st.ctl_requests = ctl->requests;
 	st.ctl_errors = ctl->errors;

@@ -882,6 +882,11 @@ static const struct ctl_stat_field ctl_sniffer_rows[] = {
 	SNIFF(reopens, STATS_COUNTER, "captures reopened after an error"),
 	SNIFF(kernel_drops, STATS_COUNTER, "frames the kernel dropped before the sniffer read them"),
 };
+static const struct ctl_stat_field ctl_audit_rows[] = {
+	{ "syslog_sent", NULL, STATS_COUNTER, CS(syslog.sent), NULL, NULL, "audit lines sent to syslog (audit_syslog)" },
+	{ "syslog_dropped", NULL, STATS_COUNTER, CS(syslog.dropped), NULL, NULL,
+	  "audit lines syslog did not take at once (dropped, never waited for)" },
+};
 static const struct ctl_stat_field ctl_control_rows[] = {
 	{ "clients", NULL, STATS_GAUGE, CS(ctl_clients), NULL, NULL, "control connections open now" },
 	{ "requests", NULL, STATS_COUNTER, CS(ctl_requests), NULL, NULL, "control requests read" },
@@ -1015,6 +1020,7 @@ ctlproto_stats(enum ctl_format fmt, const struct ctl_stats *st, char *buf,
 		{ "sessions", "sessions_", ROWS(ctl_session_rows), st->have_sessions },
 		{ "registry", "registry_", ROWS(ctl_registry_rows), st->have_registry },
 		{ "sniffer", "sniffer_", ROWS(ctl_sniffer_rows), st->have_sniffer },
+		{ "audit", "audit_", ROWS(ctl_audit_rows), true },
 		{ "control", "control_", ROWS(ctl_control_rows), true },
 	};
 	size_t ns = sizeof(sect) / sizeof(sect[0]), n;

@@ -13,6 +13,7 @@
 #include "session.h"
 #include "sniff.h"
 #include "stats.h"
+#include "syslogw.h"
 
 /* Framing (docs/control.md): one request line per connection; the answer is
  * a status line ("ok" or "error REASON"), payload lines that are never
@@ -74,6 +75,7 @@ struct ctl_stats {
 	struct registry_stats reg;
 	bool have_sniffer;
 	struct sniff_stats sniff;
+	struct syslogw_stats syslog;	/* audit_syslog datagrams */
 	unsigned ctl_clients;
 	uint64_t ctl_requests, ctl_errors, ctl_rejected;
 };

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "syslogw.h"
 #include "tls.h"
 
 /* Derive the framer limits and other cached values from a config. */
@@ -114,6 +115,8 @@ gate_reconfigure(struct gate *g)
 	int rc = 0;
 
 	garden_configure(g->garden, g->conf);
+	if (syslogw_configure(g->conf->audit_syslog, g->conf->audit_syslog_socket) < 0)
+		rc = -1;
 	if (portal_reconfigure(g) < 0)
 		rc = -1;
 	if (grant_reconfigure(g) < 0)

@@ -20,6 +20,7 @@
 #include "portal.h"
 #include "privs.h"
 #include "radius.h"
+#include "syslogw.h"
 #include "tls.h"
 #include "version.h"
 
@@ -130,6 +131,10 @@ main(int argc, char **argv)
 	}
 	if (audit_open(c->audit_log) < 0)
 		return 1;
+	if (syslogw_configure(c->audit_syslog, c->audit_syslog_socket) < 0) {
+		log_err("audit_syslog: cannot use %s", c->audit_syslog_socket);
+		return 1;
+	}
 	origdst_refresh_local();
 	gate.garden = garden_new(gate.base);
 	if (gate.garden == NULL) {
@@ -178,6 +183,7 @@ main(int argc, char **argv)
 	event_free(ev_hup);
 	event_base_free(gate.base);
 	audit_close();
+	syslogw_close();
 	free(gate.conf);
 	return 0;
 }

@@ -8,8 +8,10 @@
 # are allowed here), and every line of every file is a whole JSON object.
 # (The per-client limits are off: one client makes all the load.)
 # (The same test with copytruncate instead of create loses lines: 2,919 of
-# 72,306 in one run; docs/deployment.md.)
-"""wicket e2e: audit log rotation.
+# 72,306 in one run; docs/deployment.md.) audit_syslog sends every line as
+# one datagram, never stalls the gate when syslog stops reading, and
+# follows reload.
+"""wicket e2e: audit log rotation, audit_syslog.
 
 Run as root: python3 test/e2e/test_auditlog.py [-v] [-l] [NAME_SUBSTRING ...]
 """
@@ -18,8 +20,10 @@ import glob
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -58,11 +62,11 @@ class Fixture:
         self.gate = None
         self.mounts = []
 
-    def start(self, log):
-        """Start a daemon writing its audit log to log."""
+    def start(self, log, extra=""):
+        """Start a daemon writing its audit log to log (extra: more lines)."""
         if self.gate is not None:
             h.stop_checked(self.gate)
-        self.gate = self.topo.start_wicketd(CONF % {"log": log})
+        self.gate = self.topo.start_wicketd(CONF % {"log": log} + extra)
         self.sock = os.path.join(self.gate.dir, "control.sock")
         return self.gate
 
@@ -195,8 +199,88 @@ def test_rotation_by_rename_loses_nothing(f):
     print("    %d requests, %d lines, 0 dropped, %d rotations" % (counted, lines, 2 * ROTATIONS))
 
 
+def syslog_server(path):
+    """A datagram socket at path standing in for /dev/log; not read until asked."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.setblocking(False)
+    return s
+
+
+def received(s):
+    """Every datagram waiting on s."""
+    out = []
+    while True:
+        try:
+            out.append(s.recv(65536))
+        except BlockingIOError:
+            return out
+
+
+def test_audit_syslog(f):
+    """audit_syslog local3: every audit line also arrives as one RFC 3164 datagram
+    (<158>, tag wicket-audit); a reader that stops reading costs the gate nothing
+    (drops counted); reload to none stops, reload to another socket moves it."""
+    d = os.path.join(f.topo.tmp, "sl")
+    os.makedirs(d)
+    log = os.path.join(d, "audit.jsonl")
+    sock = os.path.join(d, "syslog.sock")
+    srv = syslog_server(sock)
+    g = f.start(log, "audit_syslog local3\naudit_syslog_socket %s\n" % sock)
+    for i in range(5):
+        assert h.curl(f.topo.client, ["http://%s/sl-%d" % (h.ORIGIN4, i)]).status == 511
+    deadline = time.monotonic() + 3
+    got = []
+    while len([x for x in got if b"/sl-" in x]) < 5 and time.monotonic() < deadline:
+        got += received(srv)
+        time.sleep(0.05)
+    mine = [x for x in got if b"/sl-" in x]
+    assert len(mine) == 5, "datagrams: %r" % got[:3]
+    pid = g.proc.pid
+    lines = {ln for ln in open(log, "rb").read().split(b"\n") if b"/sl-" in ln}
+    for x in mine:
+        m = re.match(rb"^<158>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d wicket-audit\[(\d+)\]: (\{.*\})$", x)
+        assert m, "not an RFC 3164 datagram: %r" % x[:100]
+        assert int(m.group(1)) == pid, x[:60]
+        assert m.group(2) in lines, "datagram %r is not a line of the file" % m.group(2)[:80]
+    # the reader stops reading: the queue fills, the gate goes on, drops are counted
+    base = f.stats()
+    t0 = time.monotonic()
+    f.topo.client.ns.run(["wrk", "-t1", "-c4", "-d1s", "http://%s/sl-flood" % h.ORIGIN4], check=False, timeout=30)
+    assert h.curl(f.topo.client, ["http://%s/sl-alive" % h.ORIGIN4]).status == 511
+    assert time.monotonic() - t0 < 10
+    j = settled(f)
+    aud = j.get("audit") or {}
+    assert aud.get("syslog_dropped", 0) - (base.get("audit") or {}).get("syslog_dropped", 0) > 0, aud
+    assert aud.get("syslog_sent", 0) >= 5, aud
+    received(srv)
+    # reload: none stops the datagrams, another socket takes them
+    conf = open(g.conf_path).read()
+    with open(g.conf_path, "w") as w:
+        w.write(conf.replace("audit_syslog local3", "audit_syslog none"))
+    p = subprocess.run([CTL, "-s", f.sock, "reload"], capture_output=True, text=True)
+    assert p.returncode == 0 and "audit_syslog" in p.stdout, p.stdout + p.stderr
+    h.curl(f.topo.client, ["http://%s/sl-off" % h.ORIGIN4])
+    time.sleep(0.3)
+    assert not [x for x in received(srv) if b"/sl-off" in x], "a datagram after audit_syslog none"
+    sock2 = os.path.join(d, "syslog2.sock")
+    srv2 = syslog_server(sock2)
+    with open(g.conf_path, "w") as w:
+        w.write(conf.replace(sock, sock2))
+    p = subprocess.run([CTL, "-s", f.sock, "reload"], capture_output=True, text=True)
+    assert p.returncode == 0 and "audit_syslog" in p.stdout, p.stdout + p.stderr
+    h.curl(f.topo.client, ["http://%s/sl-moved" % h.ORIGIN4])
+    deadline = time.monotonic() + 3
+    while not [x for x in received(srv2) if b"/sl-moved" in x]:
+        assert time.monotonic() < deadline, "nothing on the new socket after the reload"
+        time.sleep(0.05)
+    srv.close()
+    srv2.close()
+
+
 TESTS = [
     test_rotation_by_rename_loses_nothing,
+    test_audit_syslog,
 ]
 
 

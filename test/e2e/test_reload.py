@@ -50,6 +50,8 @@ ALT = {
     "portal_url": "portal_url http://10.99.0.1/login",
     "audit_log": "audit_log %(dir)s/audit-alt.jsonl",
     "log_level": "log_level debug",
+    "audit_syslog": "audit_syslog local3",
+    "audit_syslog_socket": "audit_syslog_socket %(dir)s/syslog.sock",
     "max_connections": "max_connections 100",
     "client_connections": "client_connections 32",
     "client_connect_rate": "client_connect_rate 5",

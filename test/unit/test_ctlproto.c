@@ -531,6 +531,8 @@ stats_fill(struct ctl_stats *st)
 	st->sniff = (struct sniff_stats){ .seen = 50, .learned = 51, .ignored = 52,
 		.malformed = 53, .mismatch = 54, .snapped = 55, .errors = 56, .reopens = 57,
 		.kernel_drops = 58, .capturing = 1 };
+	st->syslog.sent = 60;
+	st->syslog.dropped = 61;
 	st->ctl_clients = 28;
 	st->ctl_requests = 29;
 	st->ctl_errors = 30;
@@ -565,6 +567,7 @@ test_stats(void **state)
 	    "sniffer_ignored: 52\nsniffer_malformed: 53\nsniffer_mismatch: 54\n"
 	    "sniffer_snapped: 55\nsniffer_errors: 56\nsniffer_reopens: 57\n"
 	    "sniffer_kernel_drops: 58\n"
+	    "audit_syslog_sent: 60\naudit_syslog_dropped: 61\n"
 	    "control_clients: 28\ncontrol_requests: 29\ncontrol_errors: 30\n"
 	    "control_rejected: 31\n");
 	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
@@ -584,6 +587,7 @@ test_stats(void **state)
 	    "\"sniffer\":{\"capturing\":1,\"seen\":50,\"learned\":51,\"ignored\":52,"
 	    "\"malformed\":53,\"mismatch\":54,\"snapped\":55,\"errors\":56,\"reopens\":57,"
 	    "\"kernel_drops\":58},"
+	    "\"audit\":{\"syslog_sent\":60,\"syslog_dropped\":61},"
 	    "\"control\":{\"clients\":28,\"requests\":29,"
 	    "\"errors\":30,\"rejected\":31}}\n");
 	st.have_sessions = false;
@@ -592,9 +596,9 @@ test_stats(void **state)
 	st.paused = true;
 	ctlproto_stats(CTL_TEXT, &st, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "paused: yes\n"));
-	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\nsniffer: off\ncontrol_clients: 28\n"));
+	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\nsniffer: off\naudit_syslog_sent: 60\n"));
 	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "\"sessions\":null,\"registry\":null,\"sniffer\":null,\"control\":{"));
+	assert_non_null(strstr(buf, "\"sessions\":null,\"registry\":null,\"sniffer\":null,\"audit\":{"));
 	assert_non_null(strstr(buf, "{\"gate\":{\"paused\":true,"));
 	assert_int_equal(ctlproto_stats(CTL_JSON, &st, buf, 64), 0);
 	assert_string_equal(buf, "");
@@ -638,6 +642,7 @@ test_stats_prometheus(void **state)
 	    "wicket_registry_evictions_total 25\n"));
 	assert_non_null(strstr(buf, "wicket_sniffer_kernel_drops_total 58\n"));
 	assert_non_null(strstr(buf, "wicket_control_rejected_total 31\n"));
+	assert_non_null(strstr(buf, "wicket_audit_syslog_dropped_total 61\n"));
 	assert_non_null(strstr(buf,
 	    "# TYPE wicket_refused_by_reason_total counter\n"
 	    "wicket_refused_by_reason_total{reason=\"client_connections\"} 60\n"
