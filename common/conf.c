@@ -72,7 +72,7 @@ static const struct ckey keys[] = {
 	{ "walled_garden_host", T_HOST, L(walled_garden_host, n_walled_garden_host), 0, 0, "", LIVE },
 	{ "upstream_connect_timeout", T_SECS, U(upstream_connect_timeout), 1, 600, "10", LIVE },
 	{ "idle_timeout", T_SECS, U(idle_timeout), 1, 86400, "300", LIVE },
-	{ "interface", T_IFNAME, S(interface), 0, 0, "", RESTART },
+	{ "interface", T_IFNAME, L(interface, n_interface), 0, 0, "", RESTART },
 	{ "allow_mac", T_MAC, L(allow_mac, n_allow_mac), 0, 0, "", LIVE },
 	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536", RESTART },
 	{ "neighbour_ttl", T_SECS, U(neighbour_ttl), 10, 604800, "1200", RESTART },
@@ -461,6 +461,17 @@ add_item(const struct ckey *k, struct wk_conf *c, const char *v)
 		}
 		break;
 	}
+	case T_IFNAME: {
+		char(*f)[CONF_IFNAME] = (char(*)[CONF_IFNAME])(void *)base;
+		if (strlen(v) >= CONF_IFNAME || strpbrk(v, "/ \t:") != NULL)
+			return "expected an interface name";
+		for (size_t i = 0; i < *cnt; i++)
+			if (strcmp(f[i], v) == 0)
+				return "interface given twice";
+		if (put_str(f[*cnt], sizeof(f[0]), v) < 0)
+			return "expected an interface name";
+		break;
+	}
 	case T_MAC: {
 		struct wk_mac *m = (struct wk_mac *)(void *)base + *cnt;
 		if (addr_mac_parse(v, m) < 0)
@@ -577,10 +588,6 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 		if (strcmp(v, "error") && strcmp(v, "warning") && strcmp(v, "info") &&
 		    strcmp(v, "debug"))
 			return "expected error, warning, info or debug";
-		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
-	case T_IFNAME:
-		if (strlen(v) >= 16 || strpbrk(v, "/ \t:") != NULL)
-			return "expected an interface name";
 		return put_str(dst, k->size, v) < 0 ? "too long" : NULL;
 	default:
 		return "internal: not a single value";

@@ -12,6 +12,8 @@
 
 #define CONF_MAX_LISTEN 16
 #define CONF_MAX_LIST 64
+#define CONF_MAX_IFACES 16	/* LAN interfaces (`interface` lines) */
+#define CONF_IFNAME 16		/* IFNAMSIZ */
 #define CONF_MAX_METHODS 16
 #define CONF_STR 256
 #define CONF_PATH 4096
@@ -63,7 +65,8 @@ struct wk_conf {
 	uint32_t upstream_connect_timeout;
 	uint32_t idle_timeout;
 	/* identity */
-	char interface[32];
+	char interface[CONF_MAX_IFACES][CONF_IFNAME];	/* LAN interfaces, in order */
+	size_t n_interface;
 	struct wk_mac allow_mac[CONF_MAX_LIST];
 	size_t n_allow_mac;
 	uint32_t max_clients;

@@ -38,6 +38,7 @@ audit_format_request(char *buf, size_t size, const struct audit_req *r)
 
 	audit_begin(&j, buf, size, r->ts_ms, "request");
 	jsonw_str(&j, "client_ip", r->client_ip);
+	jsonw_str(&j, "interface", r->iface);
 	jsonw_str(&j, "mac", r->mac);
 	jsonw_bool(&j, "mac_random", r->mac_random);
 	jsonw_str(&j, "dst", r->dst);

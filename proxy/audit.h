@@ -14,6 +14,7 @@
 struct audit_req {
 	int64_t ts_ms;
 	const char *client_ip;
+	const char *iface;     /* LAN interface it came in on; NULL: unknown */
 	const char *mac;       /* NULL: unknown */
 	bool mac_random;
 	const char *dst;

@@ -871,7 +871,7 @@ static const struct ctl_stat_field ctl_registry_rows[] = {
 	REG("held_moves", held, STATS_COUNTER, "moves of admitted clients held for confirmation"),
 };
 static const struct ctl_stat_field ctl_sniffer_rows[] = {
-	SNIFF(capturing, STATS_GAUGE, "1 while the capture is open"),
+	SNIFF(capturing, STATS_GAUGE, "LAN interfaces whose capture is open"),
 	SNIFF(seen, STATS_COUNTER, "frames parsed"),
 	SNIFF(learned, STATS_COUNTER, "frames that taught a binding"),
 	SNIFF(ignored, STATS_COUNTER, "frames with nothing to learn"),

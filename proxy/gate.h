@@ -71,6 +71,12 @@ bool ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
 /* grant.c calls this when a MAC is admitted or its session ends, so that
  * the registry never evicts an admitted client for a stranger. */
 void ident_admission_changed(struct gate *g, const struct wk_mac *mac);
+/* The interface an accepted socket came in on (0: unknown), for
+ * policy_in.ifindex at accept. */
+int ident_socket_ifindex(int fd);
+/* The name of LAN interface ifindex for the audit log; NULL when it is
+ * not one of ours (or there is no sniffer). */
+const char *ident_ifname(struct gate *g, int ifindex);
 
 /* txn.c: client connections (the listener hands them over through the
  * accept callback it is given). */
@@ -98,6 +104,8 @@ int listener_open_all(struct gate *g, gate_accept_cb on_accept,
 int listener_bind(const struct sockaddr *sa);
 void listener_reconfigure(struct gate *g);
 void listener_reset(int fd);
+/* The same, bound to LAN interface ifname (NULL: none). */
+int listener_bind_dev(const struct sockaddr *sa, const char *ifname);
 void listener_close_all(struct gate *g);
 
 #endif

@@ -5,6 +5,8 @@
  * the kernel for that one neighbour entry, rate-limited, never waiting). */
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,27 +31,69 @@
 #define SWEEP_MIN 256     /* client slots re-checked for admission per tick... */
 #define SWEEP_MAX 16384   /* ...so a full sweep takes about 30 s, within these */
 
+#define NO_LINK UINT32_MAX /* a connection from none of our interfaces */
+
+struct ident;
+
+/* One LAN interface: its sniffer; its ifindex is the registry link of
+ * what is learned on it, so the same IP on two interfaces is two
+ * bindings. */
+struct ident_if {
+	struct ident *id;
+	char name[CONF_IFNAME];
+	int ifindex;
+	struct sniff *sniff;
+};
+
 struct ident {
 	struct gate *g;
-	struct sniff *sniff;
+	struct ident_if ifs[CONF_MAX_IFACES];
+	size_t nifs;    /* 0: no sniffer, everything on link 0 */
 	struct event *tick;
 	struct neigh_limit limit;
 	int nlfd;       /* rtnetlink socket for single-entry lookups, or -1 */
-	int ifindex;
-	uint32_t link;  /* the registry link of the LAN (0 without an interface) */
 };
 
-/* Write an identity audit event: an address and the MACs involved. */
+/* The configured interface with this ifindex, or NULL. */
+static const struct ident_if *
+ident_if_of(const struct ident *id, int ifindex)
+{
+	for (size_t i = 0; i < id->nifs; i++)
+		if (id->ifs[i].ifindex == ifindex)
+			return &id->ifs[i];
+	return NULL;
+}
+
+/* The registry link of a kernel entry or connection on ifindex: 0
+ * without interfaces; the interface itself when it is one of ours (or
+ * the only one, for a socket that cannot tell); else NO_LINK. */
+static uint32_t
+ident_link_of(const struct ident *id, int ifindex)
+{
+	if (id->nifs == 0)
+		return 0;
+	if (ident_if_of(id, ifindex) != NULL)
+		return (uint32_t)ifindex;
+	if (ifindex == 0 && id->nifs == 1)
+		return (uint32_t)id->ifs[0].ifindex;
+	return NO_LINK;
+}
+
+/* Write an identity audit event: an address, its interface and the MACs
+ * involved. */
 static void
-ident_audit(const char *event, const struct wk_ip *ip, const struct wk_mac *mac,
-    const char *other_key, const struct wk_mac *other, const struct wk_ip *other_ip)
+ident_audit(const struct ident *id, uint32_t link, const char *event,
+    const struct wk_ip *ip, const struct wk_mac *mac, const char *other_key,
+    const struct wk_mac *other, const struct wk_ip *other_ip)
 {
 	char line[AUDIT_LINE_MAX], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
+	const struct ident_if *ifp = ident_if_of(id, (int)link);
 	struct jsonw j;
 
 	audit_begin(&j, line, sizeof(line), clock_wall_ms(), event);
 	addr_ip_format(ip, ips);
 	jsonw_str(&j, "ip", ips);
+	jsonw_str(&j, "interface", ifp != NULL ? ifp->name : NULL);
 	addr_mac_format(mac, m);
 	jsonw_str(&j, "mac", m);
 	if (other) {
@@ -74,15 +118,17 @@ ident_report(struct ident *id, const struct registry_event *ev)
 		if (ev->flags & REGISTRY_EV_HELD) {
 			/* An admitted client claims a second IPv4: its move waits. */
 			log_warn("arp conflict on %s: admitted client's move held", ips);
-			ident_audit("arp_conflict", &ev->ip, &ev->mac, NULL, NULL, &ev->old_ip);
+			ident_audit(id, ev->link, "arp_conflict", &ev->ip, &ev->mac, NULL, NULL,
+			    &ev->old_ip);
 		} else {
 			log_warn("arp conflict on %s", ips);
-			ident_audit("arp_conflict", &ev->ip, &ev->mac, "other_mac", &ev->other,
-			    NULL);
+			ident_audit(id, ev->link, "arp_conflict", &ev->ip, &ev->mac, "other_mac",
+			    &ev->other, NULL);
 		}
 	}
 	if (ev->flags & REGISTRY_EV_MOVED)
-		ident_audit("client_moved", &ev->ip, &ev->mac, NULL, NULL, &ev->old_ip);
+		ident_audit(id, ev->link, "client_moved", &ev->ip, &ev->mac, NULL, NULL,
+		    &ev->old_ip);
 	if (ev->flags & (REGISTRY_EV_NEW_ADDR | REGISTRY_EV_MOVED))
 		grant_addresses_changed(id->g, &ev->mac);
 	if (log_debug_enabled() && (ev->flags & REGISTRY_EV_NEW_ADDR)) {
@@ -96,10 +142,10 @@ ident_report(struct ident *id, const struct registry_event *ev)
 /* Teach the registry one claim and report what changed. A refused or
  * rate-limited claim is counted by the registry and otherwise dropped. */
 static void
-ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac,
-    enum registry_origin origin)
+ident_learn(struct ident *id, uint32_t link, const struct wk_ip *ip,
+    const struct wk_mac *mac, enum registry_origin origin)
 {
-	struct registry_claim cl = { .link = id->link, .ip = *ip, .mac = *mac,
+	struct registry_claim cl = { .link = link, .ip = *ip, .mac = *mac,
 	    .origin = origin };
 	struct registry_event ev;
 
@@ -115,15 +161,18 @@ ident_learn(struct ident *id, const struct wk_ip *ip, const struct wk_mac *mac,
 static void
 ident_on_frame(const struct arp_binding *b, void *arg)
 {
-	struct ident *id = arg;
+	struct ident_if *ifp = arg;
+	struct ident *id = ifp->id;
+	uint32_t link = (uint32_t)ifp->ifindex;
 
-	if (!registry_source_take(id->g->reg, id->link, &b->eth_src, clock_mono_ms()))
+	if (!registry_source_take(id->g->reg, link, &b->eth_src, clock_mono_ms()))
 		return;
 	if (b->flags & ARPFRAME_F_MISMATCH) {
-		ident_audit("arp_mismatch", &b->ip, &b->mac, "eth_src", &b->eth_src, NULL);
+		ident_audit(id, link, "arp_mismatch", &b->ip, &b->mac, "eth_src",
+		    &b->eth_src, NULL);
 		return;
 	}
-	ident_learn(id, &b->ip, &b->mac, REGISTRY_FROM_FRAME);
+	ident_learn(id, link, &b->ip, &b->mac, REGISTRY_FROM_FRAME);
 }
 
 /* One kernel neighbour entry of a dump, and whether to skip it. */
@@ -194,7 +243,7 @@ static int
 ident_seed(struct ident *id)
 {
 	struct neigh_batch b = { 0 };
-	int n = neigh_dump(id->ifindex, ident_on_neigh, &b);
+	int n = neigh_dump(id->nifs == 1 ? id->ifs[0].ifindex : 0, ident_on_neigh, &b);
 
 	if (n >= 0 && b.n > 0) {
 		qsort(b.it, b.n, sizeof(b.it[0]), ident_owner_cmp);
@@ -204,10 +253,12 @@ ident_seed(struct ident *id)
 			    b.it[i].e.ifindex == b.it[i - 1].e.ifindex &&
 			    addr_mac_equal(&b.it[i].e.mac, &b.it[i - 1].e.mac);
 		qsort(b.it, b.n, sizeof(b.it[0]), ident_age_cmp);
-		for (size_t i = 0; i < b.n; i++)
-			if (!b.it[i].skip)
-				ident_learn(id, &b.it[i].e.ip, &b.it[i].e.mac,
+		for (size_t i = 0; i < b.n; i++) {
+			uint32_t link = ident_link_of(id, b.it[i].e.ifindex);
+			if (!b.it[i].skip && link != NO_LINK)
+				ident_learn(id, link, &b.it[i].e.ip, &b.it[i].e.mac,
 				    REGISTRY_FROM_KERNEL);
+		}
 	}
 	free(b.it);
 	return n;
@@ -253,27 +304,47 @@ ident_on_tick(evutil_socket_t fd, short what, void *arg)
 	registry_expire(id->g->reg, clock_mono_ms(), ident_on_settled, id);
 }
 
-/* The configured interface exists (what ident_start needs before it
- * opens the sniffer; `wicketd -n` checks the same). 0, or -1 with a
+/* Every configured interface exists (what ident_start needs before it
+ * opens the sniffers; `wicketd -n` checks the same). 0, or -1 with a
  * reason in err. */
 int
 ident_conf_check(const struct wk_conf *c, char *err, size_t errlen)
 {
-	if (c->interface[0] != '\0' && if_nametoindex(c->interface) == 0) {
-		snprintf(err, errlen, "%s: no such interface", c->interface);
-		return -1;
+	for (size_t i = 0; i < c->n_interface; i++) {
+		if (if_nametoindex(c->interface[i]) == 0) {
+			snprintf(err, errlen, "%s: no such interface", c->interface[i]);
+			return -1;
+		}
 	}
 	return 0;
 }
 
-/* The sniffer's counters for `wicketctl stats`; false without a sniffer
+/* The sniffers' counters for `wicketctl stats`, summed over the LAN
+ * interfaces (capturing: how many capture now); false without a sniffer
  * (no interface). A small accessor for control.c. */
 bool
 ident_sniff_stats(struct gate *g, struct sniff_stats *out)
 {
-	if (g->ident == NULL || g->ident->sniff == NULL)
+	struct sniff_stats one;
+
+	if (g->ident == NULL || g->ident->nifs == 0)
 		return false;
-	sniff_get_stats(g->ident->sniff, out);
+	memset(out, 0, sizeof(*out));
+	out->inbound_only = 1;
+	for (size_t i = 0; i < g->ident->nifs; i++) {
+		sniff_get_stats(g->ident->ifs[i].sniff, &one);
+		out->seen += one.seen;
+		out->learned += one.learned;
+		out->ignored += one.ignored;
+		out->malformed += one.malformed;
+		out->mismatch += one.mismatch;
+		out->snapped += one.snapped;
+		out->errors += one.errors;
+		out->reopens += one.reopens;
+		out->kernel_drops += one.kernel_drops;
+		out->capturing += one.capturing;
+		out->inbound_only &= one.inbound_only;
+	}
 	return true;
 }
 
@@ -314,13 +385,16 @@ ident_start(struct gate *g)
 		log_err("interface %s", err);
 		goto fail;
 	}
-	if (c->interface[0] != '\0') {
-		id->ifindex = (int)if_nametoindex(c->interface);
-		id->link = (uint32_t)id->ifindex;
-		id->sniff = sniff_open(g->base, c->interface, ident_on_frame, id, err,
+	for (size_t i = 0; i < c->n_interface; i++) {
+		struct ident_if *ifp = &id->ifs[id->nifs++];
+
+		ifp->id = id;
+		snprintf(ifp->name, sizeof(ifp->name), "%s", c->interface[i]);
+		ifp->ifindex = (int)if_nametoindex(c->interface[i]);
+		ifp->sniff = sniff_open(g->base, ifp->name, ident_on_frame, ifp, err,
 		    sizeof(err));
-		if (id->sniff == NULL) {
-			log_err("sniffer on %s: %s", c->interface, err);
+		if (ifp->sniff == NULL) {
+			log_err("sniffer on %s: %s", ifp->name, err);
 			goto fail;
 		}
 	}
@@ -357,7 +431,7 @@ ident_kernel_lookup(struct ident *id, uint32_t link, const struct wk_ip *ip, uin
 	}
 	if (rc <= 0)
 		return false;
-	ident_learn(id, &e.ip, &e.mac, REGISTRY_FROM_KERNEL);
+	ident_learn(id, link, &e.ip, &e.mac, REGISTRY_FROM_KERNEL);
 	return true;
 }
 
@@ -368,10 +442,11 @@ ident_identify(struct gate *g, struct policy_in *in)
 {
 	struct client_ident ci;
 	uint64_t now = clock_mono_ms();
-	uint32_t link = g->ident->link;
-	bool found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
+	uint32_t link = ident_link_of(g->ident, in->ifindex);
+	bool found = link != NO_LINK &&
+	    registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 
-	if (!found && ident_kernel_lookup(g->ident, link, &in->client, now))
+	if (!found && link != NO_LINK && ident_kernel_lookup(g->ident, link, &in->client, now))
 		found = registry_lookup_ip(g->reg, link, &in->client, now, &ci);
 	in->mac = NULL;
 	in->mac_conflict = false;
@@ -388,14 +463,83 @@ ident_identify(struct gate *g, struct policy_in *in)
 		radius_sighted(g, &in->mac_buf); /* MAC auth; cached, rate-limited */
 }
 
-/* The client bound to ip on any LAN interface (wicketctl show IP). */
+/* The client bound to ip on the first LAN interface that has it
+ * (wicketctl show IP, per-address counters). */
 bool
 ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
     struct client_ident *out)
 {
-	if (g->reg == NULL || g->ident == NULL)
+	const struct ident *id = g->ident;
+
+	if (g->reg == NULL || id == NULL)
 		return false;
-	return registry_lookup_ip(g->reg, g->ident->link, ip, now, out);
+	if (id->nifs == 0)
+		return registry_lookup_ip(g->reg, 0, ip, now, out);
+	for (size_t i = 0; i < id->nifs; i++)
+		if (registry_lookup_ip(g->reg, (uint32_t)id->ifs[i].ifindex, ip, now, out))
+			return true;
+	return false;
+}
+
+/* The name of LAN interface ifindex, or NULL. */
+const char *
+ident_ifname(struct gate *g, int ifindex)
+{
+	const struct ident_if *ifp;
+
+	if (g->ident == NULL)
+		return NULL;
+	ifp = ident_if_of(g->ident, ifindex);
+	if (ifp == NULL && ifindex == 0 && g->ident->nifs == 1)
+		ifp = &g->ident->ifs[0];
+	return ifp != NULL ? ifp->name : NULL;
+}
+
+/* The interface an accepted socket came in on: the device its listener
+ * is bound to (SO_BINDTOIFINDEX, several LAN interfaces), else the one
+ * the kernel kept for IP_PKTOPTIONS (listener_bind asks for it with
+ * IP_PKTINFO / IPV6_RECVPKTINFO): the interface of the segment that
+ * completed the handshake. 0 when neither says. */
+int
+ident_socket_ifindex(int fd)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[256];
+	} cbuf;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int), slen = sizeof(ss);
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int ifindex = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, &len) == 0 && ifindex > 0)
+		return ifindex;
+	if (getsockname(fd, (struct sockaddr *)&ss, &slen) != 0)
+		return 0;
+	len = sizeof(cbuf.b);
+	if (ss.ss_family == AF_INET6 ?
+	    getsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, cbuf.b, &len) != 0 :
+	    getsockopt(fd, IPPROTO_IP, IP_PKTOPTIONS, cbuf.b, &len) != 0)
+		return 0;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = len;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return pi.ipi_ifindex;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			return (int)pi.ipi6_ifindex;
+		}
+	}
+	return 0;
 }
 
 /* A MAC's admission changed (grant.c: admitted, or its session ended):
@@ -414,8 +558,8 @@ ident_stop(struct gate *g)
 	struct ident *id = g->ident;
 
 	if (id) {
-		if (id->sniff)
-			sniff_close(id->sniff);
+		for (size_t i = 0; i < id->nifs; i++)
+			sniff_close(id->ifs[i].sniff);
 		if (id->tick)
 			event_free(id->tick);
 		if (id->nlfd >= 0)

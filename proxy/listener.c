@@ -1,5 +1,6 @@
 /* listener: the listening sockets from `listen` lines (IPv4 and IPv6,
- * v6-only so both families can share a port) and the accept path: a
+ * v6-only so both families can share a port; one per LAN interface when
+ * there are several) and the accept path: a
  * bounded batch per wake-up, every connection admitted by the per-client
  * limiter (limiter.c) before it reaches the accept callback, and the
  * back-off when file descriptors run out (a spare descriptor to accept
@@ -33,7 +34,7 @@ struct listener {
 	struct gate *g;
 	struct event *ev;
 	int fd;
-	char name[WK_SA_STRLEN];
+	char name[WK_SA_STRLEN + CONF_IFNAME + 1];	/* address%interface */
 };
 
 /* The accept path's own state: where connections go, and the back-off. */
@@ -248,9 +249,12 @@ listener_on_read(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* Create, bind and listen one socket (also tls.c's); -1 with errno set. */
+/* Create, bind and listen one socket, bound to LAN interface ifname when
+ * not NULL; -1 with errno set. Accepted sockets can always tell the
+ * interface they came in on (ident_socket_ifindex): IP_PKTINFO and
+ * IPV6_RECVPKTINFO make the kernel keep it for IP_PKTOPTIONS. */
 int
-listener_bind(const struct sockaddr *sa)
+listener_bind_dev(const struct sockaddr *sa, const char *ifname)
 {
 	int one = 1, fd;
 
@@ -260,6 +264,11 @@ listener_bind(const struct sockaddr *sa)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (sa->sa_family == AF_INET6 &&
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    (sa->sa_family == AF_INET6 ?
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) :
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) < 0 ||
+	    (ifname != NULL && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		(socklen_t)strlen(ifname)) < 0) ||
 	    bind(fd, sa, addr_sa_len(sa)) < 0 || listen(fd, 1024) < 0) {
 		int e = errno;
 		close(fd);
@@ -267,6 +276,14 @@ listener_bind(const struct sockaddr *sa)
 		return -1;
 	}
 	return fd;
+}
+
+/* Create, bind and listen one socket on no particular interface (also
+ * tls.c's); -1 with errno set. */
+int
+listener_bind(const struct sockaddr *sa)
+{
+	return listener_bind_dev(sa, NULL);
 }
 
 /* Say so at start when max_connections could need more descriptors than
@@ -295,10 +312,15 @@ listener_check_nofile(const struct gate *g)
 
 /* Open every configured listen address, the limiter and the spare
  * descriptor, handing admitted sockets to on_accept and connections to
- * shed to on_shed; all or nothing. */
+ * shed to on_shed; all or nothing. With several LAN interfaces each
+ * address is opened once per interface, bound to it (SO_BINDTODEVICE):
+ * the kernel then answers each connection out of the interface it came
+ * in on, which is what makes the same client address on two interfaces
+ * two clients (docs/identity.md). */
 int
 listener_open_all(struct gate *g, gate_accept_cb on_accept, gate_shed_cb on_shed)
 {
+	size_t nif = g->conf->n_interface > 1 ? g->conf->n_interface : 1;
 	struct limiter_conf lc;
 
 	g->lstate = calloc(1, sizeof(*g->lstate));
@@ -315,15 +337,20 @@ listener_open_all(struct gate *g, gate_accept_cb on_accept, gate_shed_cb on_shed
 		return -1;
 	}
 	listener_check_nofile(g);
-	for (size_t i = 0; i < g->conf->n_listen; i++) {
-		const struct sockaddr *sa = &g->conf->listen[i].sa;
+	for (size_t k = 0; k < g->conf->n_listen * nif; k++) {
+		const struct sockaddr *sa = &g->conf->listen[k / nif].sa;
+		const char *dev = g->conf->n_interface > 1 ? g->conf->interface[k % nif] : NULL;
 		struct listener *l = calloc(1, sizeof(*l));
 
 		if (l == NULL)
 			return -1;
 		l->g = g;
 		addr_sa_format(sa, l->name);
-		l->fd = listener_bind(sa);
+		if (dev != NULL && strlen(l->name) + 1 + strlen(dev) < sizeof(l->name)) {
+			strcat(l->name, "%");
+			strcat(l->name, dev);
+		}
+		l->fd = listener_bind_dev(sa, dev);
 		if (l->fd < 0) {
 			log_err("listen %s: %s", l->name, strerror(errno));
 			free(l);

@@ -21,6 +21,7 @@ enum verdict {
 struct policy_in {
 	const struct wk_conf *conf;
 	struct wk_ip client;
+	int ifindex;            /* LAN interface the connection came in on (0: unknown) */
 	struct wk_ip dst;
 	uint16_t dst_port;
 	bool dst_is_gate;       /* original destination is one of our addresses */

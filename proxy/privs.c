@@ -37,7 +37,7 @@ privs_needed(const struct wk_conf *c)
 
 	if (c->firewall == FIREWALL_NFT)
 		keep |= PRIVS_NET_ADMIN;
-	if (c->interface[0] != '\0')
+	if (c->n_interface > 0)
 		keep |= PRIVS_NET_RAW;
 	return keep;
 }

@@ -1230,13 +1230,13 @@ radius_called_station(struct radius *r)
 	int fd;
 
 	snprintf(r->called, sizeof(r->called), "%s", radius_nas_id(r));
-	if (c->interface[0] == '\0')
-		return;
+	if (c->n_interface == 0)
+		return;	/* the first LAN interface's MAC names the station */
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
 	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, c->interface, strnlen(c->interface, IFNAMSIZ - 1));
+	memcpy(ifr.ifr_name, c->interface[0], strnlen(c->interface[0], IFNAMSIZ - 1));
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) {
 		struct wk_mac m;
 		char ms[WK_MAC_STRLEN];

@@ -50,6 +50,7 @@ struct tlsconn {
 	struct bufferevent *bev;
 	struct event *timer;         /* header timeout */
 	union wk_sockaddr peer, local;
+	int ifindex;                 /* LAN interface it came in on (identity) */
 	char cip_s[WK_IP_STRLEN], local_s[WK_SA_STRLEN];
 	struct http_req req;
 	bool body_wait;              /* the accept form's body is arriving */
@@ -375,6 +376,7 @@ tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t ble
 	memset(&id, 0, sizeof(id));
 	id.conf = g->conf;
 	addr_ip_from_sa(&c->peer.sa, &id.client);
+	id.ifindex = c->ifindex;
 	if (g->identify)
 		g->identify(g, &id);
 	if (out == NULL) {
@@ -627,6 +629,7 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct wk_ip ip;
 	addr_ip_from_sa(&c->peer.sa, &ip);
 	addr_ip_format(&ip, c->cip_s);
+	c->ifindex = ident_socket_ifindex(fd);
 	addr_sa_format(&c->local.sa, c->local_s);
 	http_req_init(&c->req);
 	c->bev = bufferevent_openssl_socket_new(g->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,

@@ -46,6 +46,7 @@ txn_log(struct conn *c, const struct txn *t)
 	struct audit_req r = {
 		.ts_ms = clock_wall_ms(),
 		.client_ip = c->cip_s,
+		.iface = ident_ifname(c->g, c->id.ifindex),
 		.mac = c->id.mac ? c->mac_s : NULL,
 		.mac_random = c->mac_random,
 		.dst = c->dst_s,
@@ -857,6 +858,7 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
 	c->g = g;
 	redirected = origdst_get(fd, &c->local.sa, &c->dst);
 	addr_ip_from_sa(&c->peer.sa, &c->id.client);
+	c->id.ifindex = ident_socket_ifindex(fd);
 	addr_ip_from_sa(&c->dst.sa, &c->id.dst);
 	addr_ip_from_sa(&c->local.sa, &lip);
 	c->id.conf = g->conf;

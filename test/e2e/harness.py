@@ -267,21 +267,33 @@ class Topology:
 
     # -- building blocks ----------------------------------------------------
 
-    def set_redirect(self, port):
-        """(Re)load the router's nft table: LAN tcp/80 is REDIRECTed to `port` (IPv4 and IPv6)."""
+    def set_redirect(self, port, ifaces=None):
+        """(Re)load the router's nft table: LAN tcp/80 (br-lan, or every interface in `ifaces`)
+        is REDIRECTed to `port` (IPv4 and IPv6)."""
+        names = ", ".join('"%s"' % i for i in (ifaces or [BRIDGE]))
         rules = (
             "table inet wicket_test {\n"
             "  chain pre {\n"
             "    type nat hook prerouting priority dstnat; policy accept;\n"
-            "    iifname \"%s\" tcp dport 80 redirect to :%d\n"
+            "    iifname { %s } tcp dport 80 redirect to :%d\n"
             "  }\n"
-            "}\n" % (BRIDGE, port))
+            "}\n" % (names, port))
         self.router.run(["nft", "delete", "table", "inet", "wicket_test"], check=False)
         self.router.run(["nft", "-f", "-"], input=rules)
         self.wicket_port = port
 
-    def add_client(self, name, mac=None, ip4=None, ip6=None):
-        """Add a client namespace on br-lan with a fixed MAC; return its Client."""
+    def add_bridge(self, name, ip4=LAN4, ip6=LAN6):
+        """Another LAN bridge in the router (a second LAN interface, e.g. a guest network), with
+        router addresses ip4/24 and ip6/64 (by default the same as br-lan's: overlapping LANs)."""
+        r = self.router
+        r.ip("link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        r.ip("addr", "add", ip4 + "/24", "dev", name)
+        r.ip("addr", "add", ip6 + "/64", "dev", name, "nodad")
+        r.ip("link", "set", name, "up")
+        r.sysctl("net.ipv4.conf.%s.rp_filter" % name.replace(".", "/"), 0)
+
+    def add_client(self, name, mac=None, ip4=None, ip6=None, bridge=BRIDGE):
+        """Add a client namespace on br-lan (or `bridge`) with a fixed MAC; return its Client."""
         if not re.fullmatch(r"[a-z0-9]{1,12}", name):
             raise ValueError("client name must be 1-12 of [a-z0-9]: %r" % name)
         if name in self.clients:
@@ -295,7 +307,7 @@ class Topology:
         self._add_ns(ns)
         port = "l-" + name
         self.router.ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name)
-        self.router.ip("link", "set", port, "master", BRIDGE)
+        self.router.ip("link", "set", port, "master", bridge)
         self.router.ip("link", "set", port, "up")
         ns.sysctl("net.ipv6.conf.all.accept_ra", 0)
         ns.ip("link", "set", "eth0", "address", mac)

@@ -33,7 +33,7 @@ test_request_line(void **state)
 	size_t n = audit_format_request(buf, sizeof(buf), &r);
 	static const char want[] =
 	    "{\"ts\":\"2026-11-18T11:06:40.123Z\",\"event\":\"request\","
-	    "\"client_ip\":\"10.99.0.10\",\"mac\":null,\"mac_random\":false,"
+	    "\"client_ip\":\"10.99.0.10\",\"interface\":null,\"mac\":null,\"mac_random\":false,"
 	    "\"dst\":\"10.98.0.2:80\",\"method\":\"GET\","
 	    "\"host\":\"a\\\"b\\\\c\\u0001\\u007f\\u00e9\",\"path\":\"/p\\u000a\","
 	    "\"verdict\":\"deny\",\"reason\":\"unknown_mac\",\"status\":511,"
@@ -42,6 +42,9 @@ test_request_line(void **state)
 	(void)state;
 	assert_int_equal(n, sizeof(want) - 1);
 	assert_memory_equal(buf, want, n);
+	r.iface = "br-lan.20";
+	n = audit_format_request(buf, sizeof(buf), &r);
+	assert_non_null(strstr(buf, "\"client_ip\":\"10.99.0.10\",\"interface\":\"br-lan.20\",\"mac\":null,"));
 }
 
 /* A record that does not fit is reported as 0, never cut mid-object. */

@@ -67,6 +67,8 @@ test_good(void **state)
 	    "walled_garden_host login.example.net\n"
 	    "allow_mac 02:00:00:00:00:01\n"
 	    "firewall nft\n"
+	    "interface br-lan\n"
+	    "interface br-guest br-lan.20\n"
 	    "\n";
 
 	(void)state;
@@ -86,6 +88,9 @@ test_good(void **state)
 	assert_int_equal(c.walled_garden[1].bits, 32);
 	assert_int_equal(c.n_allow_mac, 1);
 	assert_int_equal(c.firewall, FIREWALL_NFT);
+	assert_int_equal(c.n_interface, 3);
+	assert_string_equal(c.interface[0], "br-lan");
+	assert_string_equal(c.interface[2], "br-lan.20");
 }
 
 /* Each bad line gives exactly this message (and parsing goes on). */
@@ -121,6 +126,10 @@ test_bad(void **state)
 		{ "allow_ip 10.0.0.1/8\n", "t.conf:1: allow_ip: expected ADDRESS[/BITS]: '10.0.0.1/8'\n" },
 		{ "allow_mac ff:ff:ff:ff:ff:ff\n",
 		  "t.conf:1: allow_mac: expected a unicast MAC address: 'ff:ff:ff:ff:ff:ff'\n" },
+		{ "interface br-lan\ninterface br-lan\n",
+		  "t.conf:2: interface: interface given twice: 'br-lan'\n" },
+		{ "interface abcdefghijklmnop\n",
+		  "t.conf:1: interface: expected an interface name: 'abcdefghijklmnop'\n" },
 		{ "allow_mac 00:11:22:33:44\n",
 		  "t.conf:1: allow_mac: expected a MAC address aa:bb:cc:dd:ee:ff: '00:11:22:33:44'\n" },
 		{ "require_length PO(ST\n",

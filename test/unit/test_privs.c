@@ -27,7 +27,8 @@ test_needed(void **state)
 	assert_int_equal(privs_needed(&c), 0);
 	c.firewall = FIREWALL_NFT;
 	assert_int_equal(privs_needed(&c), PRIVS_NET_ADMIN);
-	snprintf(c.interface, sizeof(c.interface), "br-lan");
+	snprintf(c.interface[0], sizeof(c.interface[0]), "br-lan");
+	c.n_interface = 1;
 	assert_int_equal(privs_needed(&c), PRIVS_NET_ADMIN | PRIVS_NET_RAW);
 	c.firewall = FIREWALL_NONE;
 	assert_int_equal(privs_needed(&c), PRIVS_NET_RAW);
