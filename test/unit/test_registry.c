@@ -392,16 +392,28 @@ static const struct scenario scenarios[] = {
 		IP(30000, "10.0.0.5", A, 0),
 		ST(STAT_CONFLICTS, 1),
 	} },
-	{ .name = "a claimant seen consistently for a window takes a silent holder's address", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
+	{ .name = "a silent admitted holder keeps its address until it goes stale", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
 		L(0, "10.0.0.5", A, REGISTRY_NEW),
 		MACOP(PIN, 0, A, 1),
 		L(20000, "10.0.0.5", B, REGISTRY_CONFLICT, .other = A),	/* A silent, but admitted */
 		IP(20000, "10.0.0.5", A, 1, .rival = B),
 		L(29999, "10.0.0.5", B, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT),
-		L(30000, "10.0.0.5", B, REGISTRY_NEW, .flags = REGISTRY_EV_TAKEOVER, .noflags = REGISTRY_EV_IN_CONFLICT, .other = A),
-		IP(30000, "10.0.0.5", B, 0),
-		MAC(30000, A, 0),
-		ST(STAT_TAKEOVERS, 1), ST(STAT_CONFLICTS, 1),
+		IP(39998, "10.0.0.5", A, 1, .rival = B),
+		IP(39999, "10.0.0.5", A, 0),			/* the forgery stopped: A again */
+		L(50000, "10.0.0.5", B, REGISTRY_CONFLICT, .noflags = REGISTRY_EV_TAKEOVER),	/* a new one */
+		IP(59999, "10.0.0.5", A, 1, .rival = B),	/* B never got it */
+		IP(60000, "10.0.0.5", NULL, 0),			/* A's claim is stale now */
+		L(60000, "10.0.0.5", B, REGISTRY_NEW, .noflags = REGISTRY_EV_CONFLICT | REGISTRY_EV_TAKEOVER),
+		IP(60000, "10.0.0.5", B, 0),
+		ST(STAT_TAKEOVERS, 0), ST(STAT_CONFLICTS, 2),
+	} },
+	{ .name = "an admitted holder whose session ended is an ordinary holder again", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
+		L(0, "10.0.0.5", A, REGISTRY_NEW),
+		MACOP(PIN, 0, A, 1),
+		L(20000, "10.0.0.5", B, REGISTRY_CONFLICT),
+		MACOP(PIN, 20000, A, 0),
+		L(40000, "10.0.0.5", B, REGISTRY_NEW, .flags = REGISTRY_EV_TAKEOVER, .other = A),
+		IP(40000, "10.0.0.5", B, 0),
 	} },
 	{ .name = "a held move of an admitted client commits once the old address is quiet", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
 		L(0, "10.0.0.5", A, REGISTRY_NEW),
