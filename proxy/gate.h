@@ -68,6 +68,9 @@ void ident_stop(struct gate *g);
 /* The client bound to ip now (wicketctl show IP); false when unknown. */
 bool ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
     struct client_ident *out);
+/* The same on the interface a connection came in on (its ifindex). */
+bool ident_lookup_ip_on(struct gate *g, int ifindex, const struct wk_ip *ip,
+    uint64_t now, struct client_ident *out);
 /* grant.c calls this when a MAC is admitted or its session ends, so that
  * the registry never evicts an admitted client for a stranger. */
 void ident_admission_changed(struct gate *g, const struct wk_mac *mac);

@@ -481,6 +481,20 @@ ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
 	return false;
 }
 
+/* The client bound to ip on the interface a connection came in on
+ * (ifindex from ident_socket_ifindex); false when unknown there. */
+bool
+ident_lookup_ip_on(struct gate *g, int ifindex, const struct wk_ip *ip, uint64_t now,
+    struct client_ident *out)
+{
+	uint32_t link;
+
+	if (g->reg == NULL || g->ident == NULL)
+		return false;
+	link = ident_link_of(g->ident, ifindex);
+	return link != NO_LINK && registry_lookup_ip(g->reg, link, ip, now, out);
+}
+
 /* The name of LAN interface ifindex, or NULL. */
 const char *
 ident_ifname(struct gate *g, int ifindex)

@@ -86,8 +86,9 @@ listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
 	void *victim;
 
 	addr_ip_from_sa(&peer->sa, &ip);
-	/* The MAC the sniffer has for this address, unless two claim it. */
-	if (ident_lookup_ip(g, &ip, now, &ci) && !ci.conflict)
+	/* The MAC the sniffer has for this address on the interface it came
+	 * in on, unless two claim it. */
+	if (ident_lookup_ip_on(g, ident_socket_ifindex(fd), &ip, now, &ci) && !ci.conflict)
 		mac = &ci.mac;
 	v = limiter_admit(g->lim, &ip, mac, now, full, NULL, &hold, &victim);
 	if (v == LIMITER_OK || v == LIMITER_SHED) {
