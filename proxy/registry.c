@@ -28,6 +28,7 @@ struct rbind {
 	bool held;			/* a pinned owner's move, not yet confirmed */
 	uint64_t seen_ms;		/* last claim by the owner */
 	uint64_t prev_seen_ms;		/* last claim by prev */
+	uint64_t prev_since_ms;		/* first claim by prev against a pinned owner */
 	uint64_t conflict_until_ms;	/* a conflict stands while now < this */
 	uint32_t owner;			/* client index */
 	uint32_t next;			/* hash chain, or free list */
@@ -862,21 +863,33 @@ held_due(const struct registry *reg, uint32_t bi, uint64_t now)
 	    age(now, reg->binds[v].seen_ms) >= reg->window_ms;
 }
 
-/* A claim by another MAC of an admitted client's live address: always a
+/* A claim by another MAC of an admitted client's live address. It is a
  * contradiction (a conflict starts or goes on, the address fails closed)
- * and the binding stays with the admitted holder, however quiet it is,
- * until it goes stale (neighbour_ttl) or the holder's session ends. A
- * forger who keeps claiming therefore never gets the address, and the
- * holder is served again a window after the forgery stops. */
-static void
+ * and the binding stays with the admitted holder -- unless the claimant
+ * has been claiming for a whole window while the holder was silent for
+ * one: then the change has been seen consistently (a device that changed
+ * its MAC, an address given to someone else) and the claimant takes the
+ * address over (returns false: learn it the ordinary way). A live holder
+ * that keeps answering never loses it. */
+static bool
 pinned_contest(struct registry *reg, uint32_t bi, const struct registry_claim *cl,
     uint64_t now, struct registry_event *ev)
 {
 	struct rbind *b = &reg->binds[bi];
 	bool standing = now < b->conflict_until_ms;
 
-	b->prev = cl->mac;
-	b->has_prev = true;
+	if (b->has_prev && addr_mac_equal(&b->prev, &cl->mac) &&
+	    age(now, b->seen_ms) >= reg->window_ms &&
+	    age(now, b->prev_since_ms) >= reg->window_ms) {
+		b->conflict_until_ms = now;	/* settled: no conflict left */
+		b->has_prev = false;
+		return false;
+	}
+	if (!b->has_prev || !addr_mac_equal(&b->prev, &cl->mac)) {
+		b->prev = cl->mac;
+		b->prev_since_ms = now;
+		b->has_prev = true;
+	}
 	b->prev_seen_ms = now;
 	b->conflict_until_ms = now + reg->window_ms;
 	ev->other = reg->clients[b->owner].mac;
@@ -885,6 +898,7 @@ pinned_contest(struct registry *reg, uint32_t bi, const struct registry_claim *c
 		ev->flags |= REGISTRY_EV_CONFLICT;
 		reg->st.conflicts++;
 	}
+	return true;
 }
 
 /* The enum registry_kind that sums up ev's flags. */
@@ -951,8 +965,8 @@ bind_to(struct registry *reg, uint32_t ci, uint32_t bi, const struct registry_cl
 /* Record a claim of ip by mac on link. Last claimer wins the binding (as
  * the kernel's neighbour cache does); a claim contradicting another MAC's
  * claim made less than conflict_window ago starts or extends a conflict.
- * An admitted holder keeps its binding (pinned_contest), and its own move
- * is applied once seen consistently (client_make_room). */
+ * An admitted holder keeps its binding until the change has been seen
+ * consistently (pinned_contest, client_make_room). */
 int
 registry_learn(struct registry *reg, const struct registry_claim *cl, uint64_t now,
     struct registry_event *evp)
@@ -979,8 +993,8 @@ registry_learn(struct registry *reg, const struct registry_claim *cl, uint64_t n
 	}
 	if (bi != NIL && reg->window_ms > 0 && !reg->binds[bi].held &&
 	    reg->clients[reg->binds[bi].owner].pinned &&
-	    !addr_mac_equal(&reg->clients[reg->binds[bi].owner].mac, &cl->mac)) {
-		pinned_contest(reg, bi, cl, now, ev);
+	    !addr_mac_equal(&reg->clients[reg->binds[bi].owner].mac, &cl->mac) &&
+	    pinned_contest(reg, bi, cl, now, ev)) {
 		reg->st.learned++;
 		return event_kind(ev);
 	}

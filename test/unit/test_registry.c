@@ -392,20 +392,31 @@ static const struct scenario scenarios[] = {
 		IP(30000, "10.0.0.5", A, 0),
 		ST(STAT_CONFLICTS, 1),
 	} },
-	{ .name = "a silent admitted holder keeps its address until it goes stale", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
+	{ .name = "a claimant seen consistently for a window takes a silent holder's address", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
 		L(0, "10.0.0.5", A, REGISTRY_NEW),
 		MACOP(PIN, 0, A, 1),
 		L(20000, "10.0.0.5", B, REGISTRY_CONFLICT, .other = A),	/* A silent, but admitted */
 		IP(20000, "10.0.0.5", A, 1, .rival = B),
 		L(29999, "10.0.0.5", B, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT),
-		IP(39998, "10.0.0.5", A, 1, .rival = B),
-		IP(39999, "10.0.0.5", A, 0),			/* the forgery stopped: A again */
-		L(50000, "10.0.0.5", B, REGISTRY_CONFLICT, .noflags = REGISTRY_EV_TAKEOVER),	/* a new one */
-		IP(59999, "10.0.0.5", A, 1, .rival = B),	/* B never got it */
-		IP(60000, "10.0.0.5", NULL, 0),			/* A's claim is stale now */
-		L(60000, "10.0.0.5", B, REGISTRY_NEW, .noflags = REGISTRY_EV_CONFLICT | REGISTRY_EV_TAKEOVER),
-		IP(60000, "10.0.0.5", B, 0),
-		ST(STAT_TAKEOVERS, 0), ST(STAT_CONFLICTS, 2),
+		L(30000, "10.0.0.5", B, REGISTRY_NEW, .flags = REGISTRY_EV_TAKEOVER, .noflags = REGISTRY_EV_IN_CONFLICT, .other = A),
+		IP(30000, "10.0.0.5", B, 0),
+		MAC(30000, A, 0),
+		ST(STAT_TAKEOVERS, 1), ST(STAT_CONFLICTS, 1),
+	} },
+	{ .name = "a forger against a holder that keeps answering never gets the address", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
+		L(0, "10.0.0.5", A, REGISTRY_NEW),
+		MACOP(PIN, 0, A, 1),
+		L(1000, "10.0.0.5", B, REGISTRY_CONFLICT, .other = A),
+		L(6000, "10.0.0.5", A, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT),
+		L(11000, "10.0.0.5", B, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT, .noflags = REGISTRY_EV_TAKEOVER),
+		L(15000, "10.0.0.5", A, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT),
+		L(21000, "10.0.0.5", B, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT, .noflags = REGISTRY_EV_TAKEOVER),
+		IP(21000, "10.0.0.5", A, 1, .rival = B),
+		/* The forgery stops at 21 s; A's answer at 24 s still contradicts it. */
+		L(24000, "10.0.0.5", A, REGISTRY_REFRESH, .flags = REGISTRY_EV_IN_CONFLICT),
+		IP(33999, "10.0.0.5", A, 1),
+		IP(34000, "10.0.0.5", A, 0),
+		ST(STAT_TAKEOVERS, 0), ST(STAT_CONFLICTS, 1),
 	} },
 	{ .name = "an admitted holder whose session ended is an ordinary holder again", .max_clients = 16, .ttl_s = 60, .window_s = 10, .steps = {
 		L(0, "10.0.0.5", A, REGISTRY_NEW),
