@@ -15,14 +15,6 @@ struct accept_best {
 	bool any;     /* at least one non-empty element was seen */
 };
 
-/* True for an RFC 9110 §5.6.2 tchar. */
-static bool
-is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* Skip optional whitespace (SP / HTAB). */
 static size_t
 skip_ows(const char *v, size_t len, size_t i)
@@ -38,7 +30,7 @@ token_len(const char *v, size_t len, size_t i)
 {
 	size_t s = i;
 
-	while (i < len && is_tchar((unsigned char)v[i]))
+	while (i < len && http_tchar((unsigned char)v[i]))
 		i++;
 	return i - s;
 }

@@ -37,6 +37,14 @@ is_tchar(uint8_t c)
 	return tchar[c] != 0;
 }
 
+/* True for an RFC 9110 §5.6.2 tchar, for other parsers of field values
+ * (capport.c's Accept): the one table of token bytes. */
+bool
+http_tchar(unsigned char c)
+{
+	return tchar[c] != 0;
+}
+
 /* True for a field-value byte (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. */
 static inline bool
 is_fvchar(uint8_t c)

@@ -107,6 +107,7 @@ int http_chunked_feed(struct http_chunked *c, const char *p, size_t n,
     size_t *used, const struct http_limits *lim);
 
 bool http_token_eq(const char *a, size_t alen, const char *lit);
+bool http_tchar(unsigned char c);
 const char *http_reason(unsigned status);
 
 #endif
