@@ -472,6 +472,20 @@ session_grant(struct session_table *tab, const struct wk_mac *mac,
 	return session_find(tab, mac);
 }
 
+/* mac's session while in state admitted (limits not yet swept count), or
+ * NULL with errno ENOENT: what revoke and set_limits may change. */
+static struct session *
+session_live(struct session_table *tab, const struct wk_mac *mac)
+{
+	long at = session_slot_find(tab, mac, session_hash(tab, mac));
+
+	if (at < 0 || tab->slots[at].s.state != SESSION_ADMITTED) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return &tab->slots[at].s;
+}
+
 /* Set an admitted session's own limits (RADIUS Access-Accept or CoA):
  * its hard end, idle timeout and quota (0: the table's setting). 0, or
  * -1 with errno ENOENT when mac has no admitted session. */
@@ -479,14 +493,10 @@ int
 session_set_limits(struct session_table *tab, const struct wk_mac *mac,
     uint64_t expires, uint64_t idle_limit, uint64_t bytes_limit)
 {
-	long at = session_slot_find(tab, mac, session_hash(tab, mac));
-	struct session *s;
+	struct session *s = session_live(tab, mac);
 
-	if (at < 0 || tab->slots[at].s.state != SESSION_ADMITTED) {
-		errno = ENOENT;
+	if (s == NULL)
 		return -1;
-	}
-	s = &tab->slots[at].s;
 	s->expires = expires;
 	s->idle_limit = idle_limit;
 	s->bytes_limit = bytes_limit;
@@ -499,14 +509,10 @@ int
 session_revoke(struct session_table *tab, const struct wk_mac *mac,
     uint64_t now)
 {
-	long at = session_slot_find(tab, mac, session_hash(tab, mac));
-	struct session *s;
+	struct session *s = session_live(tab, mac);
 
-	if (at < 0 || tab->slots[at].s.state != SESSION_ADMITTED) {
-		errno = ENOENT;
+	if (s == NULL)
 		return -1;
-	}
-	s = &tab->slots[at].s;
 	s->state = SESSION_REVOKED;
 	s->reason = SESSION_R_REVOKED;
 	s->ended = now;
