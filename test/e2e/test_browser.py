@@ -35,12 +35,6 @@ state_file {tmp}/state
 audit_log {audit}
 network_name Caf\u00e9 Wicket
 """
-TLS = """\
-tls_listen %s:%d
-tls_cert %%(dir)s/gate.pem
-tls_key %%(dir)s/gate.key
-portal_host %s
-""" % (h.LAN4, PORT, HOST)
 
 
 class Fixture:
@@ -62,7 +56,7 @@ class Fixture:
         """(Re)start the gate, with or without the TLS listener."""
         if self.gate is not None:
             h.stop_checked(self.gate)
-        conf = BASE + (TLS.replace("%(dir)s", self.topo.tmp) if tls else "")
+        conf = BASE + (testca.gate_conf(self.topo.tmp, h.LAN4, PORT, HOST) if tls else "")
         self.gate = self.topo.start_wicketd(conf)
 
     def home(self, name, trust_ca):

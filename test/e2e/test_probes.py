@@ -34,15 +34,11 @@ HOST, PORT = "portal.test", 8443
 SPLASH = "https://%s:%d/wicket/" % (HOST, PORT)
 CONF = """\
 listen 0.0.0.0:3990
-tls_listen %s:%d
-tls_cert %%(dir)s/gate.pem
-tls_key %%(dir)s/gate.key
-portal_host %s
 interface br-lan
 control_socket {tmp}/control.sock
 state_file {tmp}/state
 audit_log {audit}
-""" % (h.LAN4, PORT, HOST)
+"""
 
 ANDROID_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/60.0.3112.32 Safari/537.36")
@@ -121,7 +117,7 @@ class Fixture:
         p = t.origin.popen([h.PY, os.path.join(HERE, "probeorigin.py"), "--addr", O4, "--port", 80,
                             "--log", self.log], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t.origin.wait_listening(80, proc=p)
-        self.gate = t.start_wicketd(CONF.replace("%(dir)s", t.tmp))
+        self.gate = t.start_wicketd(CONF + testca.gate_conf(t.tmp, h.LAN4, PORT, HOST))
 
     @property
     def client(self):

@@ -28,15 +28,11 @@ HOST, PORT = "portal.test", 8443
 URI = "https://%s:%d/wicket/capport" % (HOST, PORT)
 CONF = """\
 listen 0.0.0.0:3990
-tls_listen %s:%d
-tls_cert %%(dir)s/gate.pem
-tls_key %%(dir)s/gate.key
-portal_host %s
 interface br-lan
 control_socket {tmp}/control.sock
 state_file {tmp}/state
 audit_log {audit}
-""" % (h.LAN4, PORT, HOST)
+"""
 
 
 class Fixture:
@@ -52,7 +48,7 @@ class Fixture:
         t = self.topo
         self.ca = testca.TestCA(os.path.join(t.tmp, "ca"))
         self.ca.install(t.tmp, HOST)
-        self.gate = t.start_wicketd(CONF.replace("%(dir)s", t.tmp))
+        self.gate = t.start_wicketd(CONF + testca.gate_conf(t.tmp, h.LAN4, PORT, HOST))
         t.router.wait_listening(PORT, proc=self.gate.proc)
         p = subprocess.run([sys.executable, PROVISION, "-f", self.gate.conf_path, "dnsmasq"],
                            capture_output=True, text=True, timeout=10)

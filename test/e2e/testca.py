@@ -17,6 +17,13 @@ def _openssl(args, cwd):
     return p.stdout
 
 
+def gate_conf(d, addr, port, host):
+    """The wicketd lines that serve TLS on addr:port as host, with the
+    certificate and key TestCA.install put in d."""
+    return ("tls_listen %s:%d\ntls_cert %s/gate.pem\ntls_key %s/gate.key\nportal_host %s\n"
+            % (addr, port, d, d, host))
+
+
 class TestCA:
     """A CA in directory `d`: ca.pem (trust this) and ca.key."""
 
