@@ -11,6 +11,7 @@ Run as root: python3 test/e2e/test_provision.py [-v] [-l] [NAME_SUBSTRING ...]
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,6 +115,13 @@ def test_provision_output(f):
     p = subprocess.run([sys.executable, PROVISION, "-f", os.path.join(h.REPO, "proxy.conf.example")],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1 and "set tls_listen" in p.stderr, (p.returncode, p.stderr)
+    # without -f it reads the file wicketd reads without -f (wicketd -h)
+    w = subprocess.run([f.gate.binary, "-h"], capture_output=True, text=True, timeout=10)
+    default = re.search(r"-f FILE .*\(default (\S+)\)", w.stdout + w.stderr).group(1)
+    p = subprocess.run([sys.executable, PROVISION, "-h"], capture_output=True, text=True, timeout=10)
+    assert "(default %s," % default in p.stdout, "wicket-provision -h:\n%s" % p.stdout
+    p = subprocess.run([sys.executable, PROVISION, "--uri"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0 or default in p.stderr, (default, p.returncode, p.stderr)
 
 
 def test_dhcpv4_option_114(f):
