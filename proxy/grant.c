@@ -236,7 +236,7 @@ grant_on_session_event(const struct session *s, enum session_event ev, void *arg
 		store_mark_pending(gr->st);
 	grant_audit(ev == SESSION_EV_QUOTA ? "quota" : "expire", s, NULL,
 	    session_reason_name(s->reason), stored);
-	radius_on_end(g, s, s->reason); /* accounting Stop */
+	radius_on_end(g, s, s->reason); /* accounting Stop: grant_sweep's fsync */
 	gr->fw_dirty = true;
 	conn_client_ended(g, &s->mac);
 	ident_admission_changed(g, &s->mac);
@@ -479,16 +479,18 @@ grant_end(struct gate *g, const struct wk_mac *mac, const char *why,
 	if (fw_ok != NULL)
 		*fw_ok = fw;
 	s = session_find(gr->tab, mac);
+	/* The accounting Stop first: the revocation record's fsync makes both
+	 * durable (a pending store writes both at its compaction). */
+	if (s != NULL)
+		radius_on_end(g, s, SESSION_R_REVOKED);
 	stored = s != NULL && store_append_session(gr->st, grant_ss(gr), s, true) == 0;
 	if (!stored) {
 		store_mark_pending(gr->st);
 		log_err("state file: revocation of a session not recorded (%s); "
 		    "retrying", strerror(errno));
 	}
-	if (s != NULL) {
+	if (s != NULL)
 		grant_audit("revoke", s, NULL, why, stored);
-		radius_on_end(g, s, SESSION_R_REVOKED); /* accounting Stop */
-	}
 	return stored ? 0 : 1;
 }
 

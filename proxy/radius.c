@@ -1010,9 +1010,11 @@ radius_acct_kick(struct radius *r)
 	radius_launch(r, q);
 }
 
-/* Queue an accounting record (journalled; Start and Stop durably). */
+/* Queue an accounting record, journalled; with sync, durable before
+ * this returns (else the caller's next fsync of the state file makes it
+ * so: grant.c's sweep commits all its records with one). */
 static void
-radius_acct_push(struct radius *r, struct acct *a)
+radius_acct_push(struct radius *r, struct acct *a, bool sync)
 {
 	char buf[STORE_EXT_MAX + 1];
 
@@ -1029,7 +1031,7 @@ radius_acct_push(struct radius *r, struct acct *a)
 	a->seq = r->next_seq++;
 	a->next = NULL;
 	if (r->st != NULL && (radius_acct_encode(a, buf, sizeof(buf)) < 0 ||
-		store_append_ext(r->st, buf, a->status != RAD_ACCT_INTERIM) < 0))
+		store_append_ext(r->st, buf, sync) < 0))
 		log_warn("state file: cannot journal an accounting record");
 	if (r->qtail)
 		r->qtail->next = a;
@@ -1092,7 +1094,7 @@ radius_on_tick(evutil_socket_t fd, short what, void *arg)
 			struct acct *a = radius_acct_of(s, RAD_ACCT_INTERIM, now);
 			s->next_interim = now + radius_interim_of(r, s);
 			if (a != NULL) {
-				radius_acct_push(r, a);
+				radius_acct_push(r, a, false);
 				radius_sess_save(r, s, false);
 				wrote = true;
 			}
@@ -1312,7 +1314,7 @@ radius_start(struct gate *g)
 	if (r->nacct > 0 && (on = calloc(1, sizeof(*on))) != NULL) {
 		on->status = RAD_ACCT_ON;
 		on->event_ts = now;
-		radius_acct_push(r, on);
+		radius_acct_push(r, on, true);
 	}
 	log_info("radius: %zu auth and %zu accounting servers, %zu sessions and "
 	    "%zu queued accounting records restored", r->nauth, r->nacct, r->nsess, r->qlen);
@@ -1426,7 +1428,7 @@ radius_on_admit(struct gate *g, const struct session *s)
 		/* A new grant over a live session: that one ends here. */
 		if ((a = radius_acct_of(rs, RAD_ACCT_STOP, now)) != NULL) {
 			a->cause = RAD_TERM_NAS_REQUEST;
-			radius_acct_push(r, a);
+			radius_acct_push(r, a, false); /* the Start's fsync below */
 		}
 		radius_sess_drop(r, &s->mac);
 	}
@@ -1453,7 +1455,7 @@ radius_on_admit(struct gate *g, const struct session *s)
 	rs->next_interim = now + radius_interim_of(r, rs);
 	radius_sess_save(r, rs, false);
 	if ((a = radius_acct_of(rs, RAD_ACCT_START, now)) != NULL)
-		radius_acct_push(r, a);
+		radius_acct_push(r, a, true);
 }
 
 /* The Acct-Terminate-Cause of a session end (RFC 2866 §5.10). */
@@ -1469,7 +1471,9 @@ radius_cause(enum session_reason reason)
 	}
 }
 
-/* A session ended: its Stop record, then the accounting session goes. */
+/* A session ended: its Stop record, then the accounting session goes.
+ * Not fsync'd here: the caller journals the session's end next to it and
+ * makes both durable together (one fsync for a whole expiry sweep). */
 void
 radius_on_end(struct gate *g, const struct session *s, enum session_reason reason)
 {
@@ -1483,7 +1487,7 @@ radius_on_end(struct gate *g, const struct session *s, enum session_reason reaso
 	if ((a = radius_acct_of(rs, RAD_ACCT_STOP, s->ended ? (uint64_t)((int64_t)s->ended +
 	    grant_wall_off()) : clock_wall_s())) != NULL) {
 		a->cause = radius_cause(reason);
-		radius_acct_push(r, a);
+		radius_acct_push(r, a, false);
 	}
 	radius_hex(s->mac.b, 6, m);
 	snprintf(buf, sizeof(buf), "E,%s", m);

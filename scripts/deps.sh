@@ -17,7 +17,7 @@ libnftables-dev libmnl-dev libcap-ng-dev libseccomp-dev"
 # The tests, fuzzing, demo and benchmark on top.
 DEV="clang llvm libclang-rt-dev libcmocka-dev
 iptables curl ncat python3 procps openssl
-nginx-light haproxy wrk tcpdump valgrind
+nginx-light haproxy wrk tcpdump valgrind strace
 libradcli-dev freeradius freeradius-utils dnsmasq
 mandoc chromium chromium-driver libnss3-tools systemd linux-perf"
 

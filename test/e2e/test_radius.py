@@ -494,6 +494,35 @@ def test_retransmitted_disconnect_gets_the_same_answer(f):
     assert len(f.events("disconnect", mac)) == 1, "the retransmission was applied again"
 
 
+def test_expiry_sweep_one_fsync(f):
+    """40 sessions ending in one expiry sweep: their Stop records and session records
+    are made durable by one group commit, not an fsync each (a stall of 40 fsyncs on
+    the event loop; on a router's flash each costs milliseconds)."""
+    macs = ["02:99:00:00:08:%02x" % i for i in range(1, 41)]
+    for m in macs:
+        r = f.ctl("allow", m, "2")
+        assert r.returncode == 0, r.stdout + r.stderr
+    out = os.path.join(f.topo.tmp, "sweep.strace")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", out,
+                           "-p", str(f.gate.proc.pid)], stderr=subprocess.DEVNULL)
+    try:
+        ended = f.gate.audit_wait(lambda e: e.get("event") == "expire" and e.get("mac") in macs,
+                                  count=len(macs), timeout=8)
+        assert len(ended) == len(macs), "%d of %d sessions expired" % (len(ended), len(macs))
+        time.sleep(0.3)
+    finally:
+        st.terminate()
+        st.wait(timeout=5)
+    with open(out) as fh:
+        syncs = [l for l in fh if "fsync(" in l or "fdatasync(" in l]
+    assert 1 <= len(syncs) <= 4, "%d fsyncs while %d sessions ended:\n%s" % (
+        len(syncs), len(macs), "".join(syncs[:8]))
+    stops = wait_for(lambda: [r for r in acct(f, status="Stop")
+                              if r.get("Calling-Station-Id") in [m.upper().replace(":", "-")
+                                                                 for m in macs]], 5, "Stops")
+    assert len(stops) >= 1, stops
+
+
 def test_coa_changes_remaining_time(f):
     """CoA-Request with Session-Timeout 30 for the MAC-auth client: ACK, and its
     session now ends about 30 s from now."""
@@ -842,6 +871,7 @@ TESTS = [
     test_accounting_start_interim_stop,
     test_disconnect_request_cuts_client,
     test_retransmitted_disconnect_gets_the_same_answer,
+    test_expiry_sweep_one_fsync,
     test_coa_changes_remaining_time,
     test_outage_loses_no_record,
     test_kill9_with_records_queued,
