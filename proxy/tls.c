@@ -64,7 +64,10 @@ struct tls {
 	struct tls_listener *ls;
 	struct tlsconn *conns;
 	unsigned nconns;
+	struct event *backoff;       /* resumes accepting after descriptors ran out */
 };
+
+#define TLS_BACKOFF_MS 100 /* listener.c's pause when accept cannot get an fd */
 
 static void tlsconn_free(struct tlsconn *c);
 static void tlsconn_pump(struct tlsconn *c);
@@ -662,17 +665,40 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	g->st.accepted++;
 }
 
-/* Log accept errors (EMFILE and friends) and keep serving. */
+/* The pause is over: accept again. */
+static void
+tls_on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls *t = arg;
+
+	(void)fd;
+	(void)what;
+	for (struct tls_listener *l = t->ls; l != NULL; l = l->next)
+		if (evconnlistener_enable(l->ev) < 0)
+			log_warn("tls_listen %s: cannot accept again", l->name);
+}
+
+/* Log accept errors (rate-limited) and keep serving. When the process or
+ * the system is out of descriptors or memory, the connection stays in the
+ * backlog and the socket readable: pause every TLS listener briefly, as
+ * listener.c does, instead of spinning on EMFILE. */
 static void
 tls_on_accept_error(struct evconnlistener *l, void *arg)
 {
 	static struct log_rate rl = LOG_RATE(3, 10000);
 	struct tls *t = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, TLS_BACKOFF_MS * 1000 };
 
 	(void)l;
 	t->g->st.refused++;
 	log_warn_rated(&rl, "tls accept: %s", evutil_socket_error_to_string(err));
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	for (struct tls_listener *x = t->ls; x != NULL; x = x->next)
+		(void)evconnlistener_disable(x->ev);
+	if (evtimer_add(t->backoff, &tv) < 0)
+		tls_on_backoff(-1, 0, t); /* no timer: never stay paused */
 }
 
 /* Build the context and open every tls_listen address (all or nothing). */
@@ -690,6 +716,8 @@ tls_start(struct gate *g)
 		return -1;
 	t->g = g;
 	g->tls = t;
+	if ((t->backoff = evtimer_new(g->base, tls_on_backoff, t)) == NULL)
+		return -1;
 	if ((t->ctx = tls_ctx_build(c, &key, err, sizeof(err))) == NULL) {
 		log_err("%s: %s", key, err);
 		return -1;
@@ -764,6 +792,8 @@ tls_stop(struct gate *g)
 		evconnlistener_free(l->ev);
 		free(l);
 	}
+	if (t->backoff)
+		event_free(t->backoff);
 	SSL_CTX_free(t->ctx);
 	free(t);
 	g->tls = NULL;

@@ -489,6 +489,41 @@ def test_firewall_lets_clients_reach_tls(f):
         f.topo.router.run(["sh", fw, "-t", "wicket_tlsfw", "down"], check=False)
 
 
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_out_of_fds_backs_off(f):
+    """With no file descriptor left, a TLS connection waiting in the accept queue
+    does not spin the loop on EMFILE (under 30% of a core over 2 s, as test_limits
+    asks of the port-80 listener), and it is served once descriptors are back."""
+    pid = f.gate.proc.pid
+    nfd = len(os.listdir("/proc/%d/fd" % pid))
+    with open("/proc/%d/limits" % pid) as fh:
+        soft, hard = re.search(r"Max open files\s+(\d+)\s+(\d+)", fh.read()).groups()
+    # only the soft limit: raising a hard one back needs CAP_SYS_RESOURCE
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%s" % (nfd, hard)], check=True)
+    hold = f.client.ns.popen([h.PY, "-c", "import socket, time\n"
+                              "s = socket.create_connection(('%s', %d))\n"
+                              "time.sleep(6)\n" % (GATE4, PORT)])
+    try:
+        time.sleep(0.5)
+        t0, c0 = time.monotonic(), cpu_ticks(pid)
+        time.sleep(2)
+        used = (cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+    finally:
+        subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%s:%s" % (soft, hard)], check=True)
+    assert used < 0.3, "the daemon used %.0f%% of a core while out of descriptors" % (100 * used)
+    spec = {"ip": GATE4, "port": PORT, "host": HOST, "ca": f.ca.pem,
+            "requests": [request("/wicket/capport", close=True)]}
+    res = json.loads(f.client.ns.run([h.PY, TLSCLIENT], input=json.dumps(spec), timeout=20).stdout)
+    assert res["error"] is None and res["answers"][0].startswith("HTTP/1.1 200 "), res
+    hold.kill()
+
+
 TESTS = [
     test_api_captive_before_admission,
     test_api_after_admission_counts_down,
@@ -506,6 +541,7 @@ TESTS = [
     test_splash_template,
     test_framing_errors_and_keepalive,
     test_firewall_lets_clients_reach_tls,
+    test_out_of_fds_backs_off,
     test_signed_grant_over_tls,  # last: the grant key stays the portal's key
 ]
 
