@@ -454,6 +454,23 @@ def test_disconnect_request_cuts_client(f):
     assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
 
 
+def test_stale_or_untimed_disconnect_dropped(f):
+    """RFC 5176 §3.5 replay protection: a Disconnect-Request whose Event-Timestamp is an
+    hour old, or that has none, is dropped unanswered and changes nothing."""
+    mac = "02:99:00:00:07:02"
+    r = f.ctl("allow", mac, "600")
+    assert r.returncode == 0, r.stdout + r.stderr
+    refused = len(f.events("coa_refused"))
+    for ts in ("Event-Timestamp = %d\n" % (int(time.time()) - 3600), ""):
+        rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-07-02"\n'
+                              '%sMessage-Authenticator = 0x00\n' % ts)
+        assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
+    r = f.ctl("show", mac)
+    assert r.returncode == 0 and "admitted" in r.stdout, r.stdout + r.stderr
+    assert len(f.events("coa_refused")) == refused + 2, f.events("coa_refused")[-3:]
+    f.ctl("deny", mac)
+
+
 # Sends one Disconnect-Request (RFC 5176 §3) twice, as a server retransmits
 # it (same Identifier and Request Authenticator, RFC 5176 §2.3), and prints
 # the two answers in hex. The authenticators as radpkt.c checks them: the
@@ -871,6 +888,7 @@ TESTS = [
     test_accounting_start_interim_stop,
     test_disconnect_request_cuts_client,
     test_retransmitted_disconnect_gets_the_same_answer,
+    test_stale_or_untimed_disconnect_dropped,
     test_expiry_sweep_one_fsync,
     test_coa_changes_remaining_time,
     test_outage_loses_no_record,
