@@ -456,7 +456,8 @@ def test_disconnect_request_cuts_client(f):
 
 def test_stale_or_untimed_disconnect_dropped(f):
     """RFC 5176 §3.5 replay protection: a Disconnect-Request whose Event-Timestamp is an
-    hour old, or that has none, is dropped unanswered and changes nothing."""
+    hour old, or that has none, is dropped unanswered and changes nothing; so is a
+    fresh one from an address that is not a radius_coa_client."""
     mac = "02:99:00:00:07:02"
     r = f.ctl("allow", mac, "600")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -465,9 +466,16 @@ def test_stale_or_untimed_disconnect_dropped(f):
         rc, out = f.radclient("disconnect", 'Calling-Station-Id = "02-99-00-00-07-02"\n'
                               '%sMessage-Authenticator = 0x00\n' % ts)
         assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
+    # a fresh, authentic one from an address that is not a radius_coa_client
+    p = f.topo.router.run(["radclient", "-x", "-r", "1", "-t", "2", "%s:3799" % WAN, "disconnect",
+                           SECRET], input='Calling-Station-Id = "02-99-00-00-07-02"\n'
+                           'Event-Timestamp = %d\nMessage-Authenticator = 0x00\n' % int(time.time()),
+                           check=False, timeout=20)
+    out = p.stdout + p.stderr
+    assert "Disconnect-ACK" not in out and "Disconnect-NAK" not in out, out
     r = f.ctl("show", mac)
     assert r.returncode == 0 and "admitted" in r.stdout, r.stdout + r.stderr
-    assert len(f.events("coa_refused")) == refused + 2, f.events("coa_refused")[-3:]
+    assert len(f.events("coa_refused")) == refused + 3, f.events("coa_refused")[-4:]
     f.ctl("deny", mac)
 
 
