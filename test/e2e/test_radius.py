@@ -563,6 +563,37 @@ def test_coa_changes_remaining_time(f):
     assert abs(expires_s(lim) - (now + 30)) <= 2, lim
 
 
+def reload_with(f, extra):
+    """Rewrite the daemon's configuration with extra lines and reload it."""
+    text = (f.conf + extra).replace("{tmp}", f.gate.dir).replace("{audit}", f.gate.audit_path)
+    with open(f.gate.conf_path, "w") as fh:
+        fh.write(text)
+    r = f.ctl("reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_login_without_server_follows_radius_fail(f):
+    """No RADIUS server answers a login: with radius_fail closed (the default) the user
+    gets the "did not answer" page (503) and stays out; with radius_fail open the same
+    login admits the device and goes on to the page it wanted."""
+    b = f.other
+    f.ctl("deny", b.mac)
+    f.radiusd.stop()
+    try:
+        r = login(f, b, "alice", "wonderland")
+        assert r.status == 503 and b"did not answer" in r.body, (r.status, r.body[:300])
+        assert get(b, "http://%s/r-fail-closed" % O4).status == 511
+        reload_with(f, "radius_fail open\n")
+        r = login(f, b, "alice", "wonderland")
+        assert r.status == 303 and r.headers.get("Location", "").endswith("/r-wanted"), \
+            (r.status, r.headers, r.body[:200])
+        assert get(b, "http://%s/r-fail-open" % O4).status == 200
+    finally:
+        reload_with(f, "")
+        f.radiusd.start()
+        f.ctl("deny", b.mac)
+
+
 def test_outage_loses_no_record(f):
     """FreeRADIUS stopped: a session's Stop and Start records queue up; after it comes
     back every one arrives, in order, once."""
@@ -899,6 +930,7 @@ TESTS = [
     test_stale_or_untimed_disconnect_dropped,
     test_expiry_sweep_one_fsync,
     test_coa_changes_remaining_time,
+    test_login_without_server_follows_radius_fail,
     test_outage_loses_no_record,
     test_kill9_with_records_queued,
     test_octets_cover_all_traffic,
