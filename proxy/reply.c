@@ -208,7 +208,9 @@ reply_511(char *buf, size_t size, const struct reply_ctx *rc, const char *link)
 }
 
 /* A redirect (302 for probes, 303 after a form) with a small HTML body
- * for clients that do not follow Location. */
+ * for clients that do not follow Location. A location too long to repeat
+ * escaped in the body (a client's own odd URL after its accept) keeps the
+ * redirect, with a body that only says so: Location is what browsers use. */
 size_t
 reply_302(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
     const char *location)
@@ -216,13 +218,18 @@ reply_302(char *buf, size_t size, const struct reply_ctx *rc, unsigned status,
 	char esc[REPLY_LINK_ESC_MAX], body[REPLY_LINK_ESC_MAX + 512];
 	int n;
 
-	if (strpbrk(location, "\r\n") != NULL ||
-	    reply_html_escape(esc, sizeof(esc), location) >= sizeof(esc))
+	if (strpbrk(location, "\r\n") != NULL)
 		return 0;
-	n = snprintf(body, sizeof(body),
-	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
-	    "</head>\n<body><p><a href=\"%s\">Continue</a></p></body></html>\n",
-	    http_reason(status), esc);
+	if (reply_html_escape(esc, sizeof(esc), location) < sizeof(esc))
+		n = snprintf(body, sizeof(body),
+		    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
+		    "</head>\n<body><p><a href=\"%s\">Continue</a></p></body></html>\n",
+		    http_reason(status), esc);
+	else
+		n = snprintf(body, sizeof(body),
+		    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
+		    "</head>\n<body><p>Your browser goes on to the page you asked for.</p>"
+		    "</body></html>\n", http_reason(status));
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return 0;
 	return finish(buf, size, rc, status, "text/html; charset=utf-8", "no-store",

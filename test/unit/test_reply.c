@@ -143,11 +143,16 @@ test_link_fits(void **state)
 	assert_true(reply_link_fits(link));
 	assert_true(reply_511(buf, sizeof(buf), &rc, link) > 0);
 	assert_true(reply_302(buf, sizeof(buf), &rc, 302, link) > 0);
-	/* One '&' more escapes one past the limit. */
+	/* One '&' more escapes one past the limit: no 511 (portal_link falls
+	 * back), a redirect whose body does not repeat it (a 303 after an
+	 * accept to the client's own URL must not turn into a 500). */
 	link[10 + k - 1] = '\0';
 	strcat(link, "&&");
 	assert_false(reply_link_fits(link));
 	assert_int_equal(reply_511(buf, sizeof(buf), &rc, link), 0);
+	assert_true(reply_302(buf, sizeof(buf), &rc, 303, link) > 0);
+	assert_non_null(strstr(buf, "\r\nLocation: http://p/?&&&"));
+	assert_null(strstr(buf, "href="));
 	/* Short links need no look; 1023 bytes of the worst byte fit. */
 	memset(link, '"', 1023);
 	link[1023] = '\0';
