@@ -93,10 +93,11 @@ def accept_splash(c):
 
 
 def check_conf(f, text, name):
-    """Write a config and run `wicketd -n` on it; return (exit code, stderr)."""
+    """Write a config (the {tmp} and {audit} of start_wicketd filled in) and run
+    `wicketd -n` on it; return (exit code, stderr, path)."""
     path = os.path.join(f.topo.tmp, name)
     with open(path, "w") as fh:
-        fh.write(text)
+        fh.write(text.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"))
     p = f.topo.router.run([h.default_wicketd(), "-n", "-f", path], check=False, timeout=20)
     return p.returncode, p.stderr, path
 
@@ -165,8 +166,7 @@ def test_ampersand_portal_url_still_511(f):
     """portal_url with 990 '&' (5 KiB once HTML-escaped): -n takes it, every 511 and probe 302 links to it, never a 500; a wanted URL too long for the escaped page is dropped, not the page."""
     purl = "http://%s/portal?" % GATE + "&" * 990  # 1,014 bytes: the longest a URL key takes is 1,023
     conf = CONF + "portal_url %s\n" % purl
-    rc, err, _ = check_conf(f, conf.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"),
-                            "amp.conf")
+    rc, err, _ = check_conf(f, conf, "amp.conf")
     assert rc == 0, "-n refused the portal_url: %r" % err
     f.gate.stop()
     f.gate = f.topo.start_wicketd(conf)
@@ -232,8 +232,7 @@ def test_large_terms(f):
             fh.write(para)
         fh.write("THE-LAST-PARAGRAPH\n")
     conf = CONF + "splash_terms %s\n" % terms
-    rc, err, _ = check_conf(f, conf.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"),
-                            "terms.conf")
+    rc, err, _ = check_conf(f, conf, "terms.conf")
     assert rc == 0, "-n refused 30 KiB of terms: %r" % err
     f.gate.stop()
     f.gate = f.topo.start_wicketd(conf)
@@ -246,8 +245,7 @@ def test_large_terms(f):
     f.topo.remove_client(c.name)
     with open(terms, "a") as fh:
         fh.write("x" * 3 * 1024)
-    rc, err, path = check_conf(f, conf.replace("{tmp}", f.topo.tmp).replace("{audit}", f.topo.tmp + "/a"),
-                               "terms.conf")
+    rc, err, path = check_conf(f, conf, "terms.conf")
     line = CONF.count("\n") + 1  # splash_terms is the line after CONF
     assert rc == 1 and "terms.conf:%d: splash_terms: %s: larger than 32 KiB" % (line, terms) in err, \
         "-n on 33 KiB of terms: %d %r" % (rc, err)
