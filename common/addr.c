@@ -39,8 +39,14 @@ addr_mac_parse(const char *s, struct wk_mac *out)
 void
 addr_mac_format(const struct wk_mac *m, char out[WK_MAC_STRLEN])
 {
-	snprintf(out, WK_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x",
-	    m->b[0], m->b[1], m->b[2], m->b[3], m->b[4], m->b[5]);
+	static const char hex[] = "0123456789abcdef";
+
+	/* By hand, not printf: this runs for every audit line. */
+	for (int i = 0; i < 6; i++) {
+		out[3 * i] = hex[m->b[i] >> 4];
+		out[3 * i + 1] = hex[m->b[i] & 15];
+		out[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
 }
 
 /* True when two MACs are the same address. */
@@ -82,13 +88,98 @@ addr_ip_parse(const char *s, struct wk_ip *out)
 	return -1;
 }
 
+/* Write n in decimal at out; returns the digits written. */
+static size_t
+addr_fmt_dec(unsigned n, char *out)
+{
+	char tmp[10];
+	size_t k = 0, len;
+
+	do
+		tmp[k++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	len = k;
+	while (k > 0)
+		*out++ = tmp[--k];
+	return len;
+}
+
+/* Dotted quad of 4 bytes at b; returns the length (no NUL). */
+static size_t
+addr_fmt_v4(const uint8_t *b, char *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			out[n++] = '.';
+		n += addr_fmt_dec(b[i], out + n);
+	}
+	return n;
+}
+
+/* An IPv6 address as RFC 5952 §4 writes it (what inet_ntop prints:
+ * lower-case hex, no leading zeros, the longest run of two or more zero
+ * groups as "::", the first of equal runs; ::ffff:a.b.c.d and ::a.b.c.d
+ * for addresses that embed IPv4). Returns the length (no NUL). */
+static size_t
+addr_fmt_v6(const uint8_t *b, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int best = -1, blen = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < 8; i++)
+		w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+	for (int i = 0; i < 8;) {
+		int k = i;
+		while (k < 8 && w[k] == 0)
+			k++;
+		if (k - i > blen && k - i >= 2) {
+			best = i;
+			blen = k - i;
+		}
+		i = k > i ? k : i + 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			out[n++] = ':';
+			if (i == 0)
+				out[n++] = ':';
+			i += blen - 1;
+			continue;
+		}
+		if (i == 6 && best == 0 && (blen == 6 || (blen == 5 && w[5] == 0xffff))) {
+			return n + addr_fmt_v4(b + 12, out + n);
+		}
+		bool lead = true;
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned d = (w[i] >> sh) & 15;
+			if (d == 0 && lead && sh > 0)
+				continue;
+			lead = false;
+			out[n++] = hex[d];
+		}
+		if (i < 7)
+			out[n++] = ':';
+	}
+	return n;
+}
+
 /* Format an address without brackets; "?" for an unset family. */
 void
 addr_ip_format(const struct wk_ip *ip, char out[WK_IP_STRLEN])
 {
-	if ((ip->family != AF_INET && ip->family != AF_INET6) ||
-	    inet_ntop(ip->family, &ip->u, out, WK_IP_STRLEN) == NULL)
-		snprintf(out, WK_IP_STRLEN, "?");
+	size_t n;
+
+	if (ip->family == AF_INET)
+		n = addr_fmt_v4((const uint8_t *)&ip->u.v4, out);
+	else if (ip->family == AF_INET6)
+		n = addr_fmt_v6(ip->u.v6.s6_addr, out);
+	else
+		n = (size_t)(stpcpy(out, "?") - out);
+	out[n] = '\0';
 }
 
 /* True when both addresses are the same family and value. */
@@ -209,12 +300,18 @@ addr_sa_format(const struct sockaddr *sa, char out[WK_SA_STRLEN])
 	struct wk_ip ip;
 	char h[WK_IP_STRLEN];
 
+	size_t n = 0;
+
 	addr_ip_from_sa(sa, &ip);
 	addr_ip_format(&ip, h);
 	if (ip.family == AF_INET6)
-		snprintf(out, WK_SA_STRLEN, "[%s]:%u", h, addr_sa_port(sa));
-	else
-		snprintf(out, WK_SA_STRLEN, "%s:%u", h, addr_sa_port(sa));
+		out[n++] = '[';
+	n = (size_t)(stpcpy(out + n, h) - out);
+	if (ip.family == AF_INET6)
+		out[n++] = ']';
+	out[n++] = ':';
+	n += addr_fmt_dec(addr_sa_port(sa), out + n);
+	out[n] = '\0';
 }
 
 /* Format the host part of a URL for this address: "1.2.3.4" or "[v6]". */
@@ -224,9 +321,16 @@ addr_sa_url_host(const struct sockaddr *sa, char out[WK_SA_STRLEN])
 	struct wk_ip ip;
 	char h[WK_IP_STRLEN];
 
+	size_t n = 0;
+
 	addr_ip_from_sa(sa, &ip);
 	addr_ip_format(&ip, h);
-	snprintf(out, WK_SA_STRLEN, ip.family == AF_INET6 ? "[%s]" : "%s", h);
+	if (ip.family == AF_INET6)
+		out[n++] = '[';
+	n = (size_t)(stpcpy(out + n, h) - out);
+	if (ip.family == AF_INET6)
+		out[n++] = ']';
+	out[n] = '\0';
 }
 
 /* Parse "ADDR[/BITS]" and, when allowed, a ":PORT" suffix ("[v6/64]:443"

@@ -17,7 +17,7 @@
 enum ctype {
 	T_LISTEN, T_STR, T_PATH, T_URL, T_U32, T_SIZE, T_SECS, T_METHODS,
 	T_PROBE, T_PROBE_ANSWER, T_CIDR, T_CIDRPORT, T_HOST, T_IFNAME, T_MAC,
-	T_LOGLEVEL, T_FIREWALL, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL, T_RADSRV,
+	T_LOGLEVEL, T_FIREWALL, T_FORWARD, T_GWID, T_HOSTNAME, T_TEXT, T_BOOL, T_RADSRV,
 	T_RADFAIL, T_PORTAL, T_FACILITY
 };
 
@@ -72,6 +72,7 @@ static const struct ckey keys[] = {
 	{ "walled_garden_host", T_HOST, L(walled_garden_host, n_walled_garden_host), 0, 0, "", LIVE },
 	{ "upstream_connect_timeout", T_SECS, U(upstream_connect_timeout), 1, 600, "10", LIVE },
 	{ "idle_timeout", T_SECS, U(idle_timeout), 1, 86400, "300", LIVE },
+	{ "splice_pipes", T_U32, U(splice_pipes), 0, 65536, "64", LIVE },
 	{ "interface", T_IFNAME, L(interface, n_interface), 0, 0, "", RESTART },
 	{ "allow_mac", T_MAC, L(allow_mac, n_allow_mac), 0, 0, "", LIVE },
 	{ "max_clients", T_U32, U(max_clients), 16, 10000000, "65536", RESTART },
@@ -90,6 +91,7 @@ static const struct ckey keys[] = {
 	{ "state_file", T_PATH, S(state_file), 0, 0, "/var/lib/wicket/state", RESTART },
 	{ "splash_terms", T_PATH, S(splash_terms), 0, 0, "", LIVE },
 	{ "firewall", T_FIREWALL, U(firewall), 0, 0, "none", RESTART },
+	{ "forward", T_FORWARD, U(forward), 0, 0, "proxy", RESTART },
 	{ "nft_table", T_STR, S(nft_table), 1, 0, "wicket", RESTART },
 	{ "tls_listen", T_LISTEN, L(tls_listen, n_tls_listen), 0, 0, "", RESTART },
 	{ "tls_cert", T_PATH, S(tls_cert), 0, 0, "", LIVE },
@@ -564,6 +566,14 @@ set_value(const struct ckey *k, struct wk_conf *c, const char *v)
 		else
 			return "expected none or nft";
 		return NULL;
+	case T_FORWARD:
+		if (strcmp(v, "proxy") == 0)
+			c->forward = FORWARD_PROXY;
+		else if (strcmp(v, "kernel") == 0)
+			c->forward = FORWARD_KERNEL;
+		else
+			return "expected proxy or kernel";
+		return NULL;
 	case T_RADFAIL:
 		if (strcmp(v, "closed") == 0)
 			c->radius_fail = RADIUS_FAIL_CLOSED;
@@ -675,6 +685,10 @@ conf_cross_check(const struct wk_conf *c, const char *fname,
 	    c->radius_secret_file[0] == '\0')
 		conf_error(errs, fname, 0,
 		    "radius_auth, radius_acct and radius_coa need radius_secret_file");
+	if (c->forward == FORWARD_KERNEL && c->firewall != FIREWALL_NFT)
+		conf_error(errs, fname, c->key_line[find_key("forward") - keys],
+		    "forward: kernel needs firewall nft (the bypass matches the "
+		    "admitted-client sets wicketd keeps)");
 	if (c->n_radius_coa > 0 && c->n_radius_coa_client == 0)
 		conf_error(errs, fname, 0,
 		    "radius_coa needs at least one radius_coa_client address");

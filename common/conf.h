@@ -22,6 +22,9 @@
 
 enum conf_probe_answer { PROBE_302, PROBE_511 };
 enum conf_firewall { FIREWALL_NONE, FIREWALL_NFT };
+/* Who carries admitted clients' port 80: wicketd (proxy) or the kernel
+ * (the ruleset lets their connections bypass the REDIRECT). */
+enum conf_forward { FORWARD_PROXY, FORWARD_KERNEL };
 enum conf_radius_fail { RADIUS_FAIL_CLOSED, RADIUS_FAIL_OPEN };
 enum conf_portal { PORTAL_MODE_SPLASH, PORTAL_MODE_RADIUS };
 #define CONF_MAX_RADIUS 4 /* servers per radius_auth / radius_acct */
@@ -64,6 +67,7 @@ struct wk_conf {
 	size_t n_walled_garden_host;
 	uint32_t upstream_connect_timeout;
 	uint32_t idle_timeout;
+	uint32_t splice_pipes;       /* pool bound; 0: bodies are copied */
 	/* identity */
 	char interface[CONF_MAX_IFACES][CONF_IFNAME];	/* LAN interfaces, in order */
 	size_t n_interface;
@@ -86,6 +90,7 @@ struct wk_conf {
 	char state_file[CONF_PATH];
 	char splash_terms[CONF_PATH];
 	enum conf_firewall firewall;
+	enum conf_forward forward;
 	char nft_table[64];
 	/* TLS listener, CAPPORT API (RFC 8908) and the splash page */
 	union wk_sockaddr tls_listen[CONF_MAX_LISTEN];

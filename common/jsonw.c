@@ -73,15 +73,35 @@ escaped(struct jsonw *j, const char *s, size_t n)
 	raw(j, "\"", 1);
 }
 
-/* Write the separator and the key. */
+/* Write the separator and the key. Keys are the program's own literals,
+ * plain ASCII as a rule: they are copied in one go (an unusual byte takes
+ * the escaping path). */
 static void
 key(struct jsonw *j, const char *k)
 {
+	size_t n = strlen(k), i = 0;
+	char *p;
+
+	while (i < n && plain((unsigned char)k[i]))
+		i++;
+	if (i < n || j->overflow || j->len + n + 6 >= j->size) {
+		if (!j->first)
+			raw(j, ",", 1);
+		j->first = false;
+		escaped(j, k, n);
+		raw(j, ":", 1);
+		return;
+	}
+	p = j->buf + j->len;
 	if (!j->first)
-		raw(j, ",", 1);
+		*p++ = ',';
 	j->first = false;
-	escaped(j, k, strlen(k));
-	raw(j, ":", 1);
+	*p++ = '"';
+	memcpy(p, k, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	j->len = (size_t)(p - j->buf);
 }
 
 /* Add a string member; NULL becomes null. */

@@ -14,11 +14,25 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 /* Large enough for the longest canonical string (a link with a full URL). */
 #define TOKEN_CANON_MAX (TOKEN_URL_MAX + 512)
 #define TOKEN_MAC_BYTES 32
 #define TOKEN_QNAME_MAX 64   /* longer parameter names match nothing */
+
+/* Keyed HMAC-SHA256 contexts for the last keys used: every 511 to the
+ * gate's own splash signs its return URL, and HMAC()'s one-shot form
+ * fetches the algorithm and hashes the key again for each message
+ * (about 20,000 instructions); a keyed context re-initialised with its
+ * own key (EVP_MAC_init with a NULL key) starts from its saved state. */
+static EVP_MAC *hmac_alg;
+static struct {
+	uint8_t k[TOKEN_KEY_MAX];
+	size_t len;
+	EVP_MAC_CTX *ctx;
+} hmac_cache[2];
+static unsigned hmac_next;
 
 /* Write a message into err (if given) without ever failing. */
 static void __attribute__((format(printf, 3, 4)))
@@ -128,6 +142,20 @@ void
 token_key_wipe(struct token_key *key)
 {
 	OPENSSL_cleanse(key, sizeof(*key));
+}
+
+/* Forget every cached keyed context (token_hmac_ctx) and its key copy. */
+void
+token_cache_wipe(void)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		EVP_MAC_CTX_free(hmac_cache[i].ctx);
+		hmac_cache[i].ctx = NULL;
+		OPENSSL_cleanse(hmac_cache[i].k, sizeof(hmac_cache[i].k));
+		hmac_cache[i].len = 0;
+	}
+	EVP_MAC_free(hmac_alg);
+	hmac_alg = NULL;
 }
 
 /* A short stable name for a result, for the audit log and the error page. */
@@ -338,19 +366,56 @@ token_canon_return(char *out, size_t outlen, const char *mac, const char *ts,
 	return token_canon_mtu(out, outlen, TOKEN_KIND_RETURN, mac, ts, url);
 }
 
+/* A context keyed with key, ready for a message (it stays cached), or
+ * NULL. */
+static EVP_MAC_CTX *
+token_hmac_ctx(const struct token_key *key)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (hmac_cache[i].ctx != NULL && hmac_cache[i].len == key->len &&
+		    CRYPTO_memcmp(hmac_cache[i].k, key->k, key->len) == 0)
+			return EVP_MAC_init(hmac_cache[i].ctx, NULL, 0, NULL) == 1 ?
+			    hmac_cache[i].ctx : NULL;
+	if (hmac_alg == NULL && (hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	i = hmac_next++ % 2;
+	EVP_MAC_CTX_free(hmac_cache[i].ctx);
+	OPENSSL_cleanse(hmac_cache[i].k, sizeof(hmac_cache[i].k));
+	hmac_cache[i].ctx = EVP_MAC_CTX_new(hmac_alg);
+	if (hmac_cache[i].ctx == NULL ||
+	    EVP_MAC_init(hmac_cache[i].ctx, key->k, key->len, params) != 1) {
+		EVP_MAC_CTX_free(hmac_cache[i].ctx);
+		hmac_cache[i].ctx = NULL;
+		return NULL;
+	}
+	memcpy(hmac_cache[i].k, key->k, key->len);
+	hmac_cache[i].len = key->len;
+	return hmac_cache[i].ctx;
+}
+
 /* HMAC-SHA256 of msg under key into 32 raw bytes; -1 on failure. */
 static int
 token_hmac(const struct token_key *key, const char *msg, size_t len,
     uint8_t md[TOKEN_MAC_BYTES])
 {
 	unsigned char buf[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	size_t mdlen = 0;
+	EVP_MAC_CTX *ctx;
+	int ok;
 
 	if (key == NULL || key->len < TOKEN_KEY_MIN || key->len > TOKEN_KEY_MAX)
 		return -1;
-	if (HMAC(EVP_sha256(), key->k, (int)key->len,
-	    (const unsigned char *)msg, len, buf, &mdlen) == NULL ||
-	    mdlen != TOKEN_MAC_BYTES)
+	if ((ctx = token_hmac_ctx(key)) == NULL)
+		return -1;
+	ok = EVP_MAC_update(ctx, (const unsigned char *)msg, len) == 1 &&
+	    EVP_MAC_final(ctx, buf, &mdlen, sizeof(buf)) == 1 && mdlen == TOKEN_MAC_BYTES;
+	if (!ok)
 		return -1;
 	memcpy(md, buf, TOKEN_MAC_BYTES);
 	return 0;

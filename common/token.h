@@ -66,6 +66,7 @@ int token_key_load(const char *path, struct token_key *out, char *err,
     size_t errlen);
 int token_key_set(struct token_key *out, const void *key, size_t len);
 void token_key_wipe(struct token_key *key);
+void token_cache_wipe(void);
 const char *token_result_str(enum token_result r);
 
 int token_u64_parse(const char *s, uint64_t *out);

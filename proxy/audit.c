@@ -1,19 +1,34 @@
-/* audit: formats request records (pure) and appends lines to the audit
- * file with one write(2) each, so a line is never split between readers
- * tailing the file, and nothing is buffered when the daemon dies. */
+/* audit: formats request records (pure) and writes the lines of one
+ * event-loop pass with one write(2) at its end. The file is opened
+ * O_NONBLOCK (a FIFO or a full pipe never stalls the loop); a line is
+ * never torn: a short write on a full disk is cut back to the last whole
+ * line, and the rest is dropped and counted (docs/audit-log.md). */
 #include "audit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "syslogw.h"
 
+#define AUDIT_WARN_MS 10000 /* at most one warning about drops per 10 s */
+
 static int audit_fd = -1;
+static bool audit_regular; /* a regular file: a torn tail can be cut off */
 static char audit_path[4096];
+static char batch[AUDIT_BATCH];
+static size_t batch_len;     /* bytes queued */
+static size_t batch_lines;   /* whole lines among them */
+static size_t batch_partial; /* leading bytes: the rest of a line written in part */
+static struct audit_stats stats;
+static uint64_t warn_dropped; /* dropped since the last warning */
+static uint64_t warn_at_ms;
+static const char *warn_why = "";
 
 /* Start an audit object with the fields every record has: ts and event. */
 void
@@ -61,47 +76,33 @@ audit_format_request(char *buf, size_t size, const struct audit_req *r)
 	return n;
 }
 
-/* Open the audit destination: a path (append), or "-"/"" for stderr. */
-int
-audit_open(const char *path)
+/* Count n whole lines as dropped, for the stats and the next warning. */
+static void
+audit_drop(uint64_t n, const char *why)
 {
-	snprintf(audit_path, sizeof(audit_path), "%s", path ? path : "");
-	if (audit_path[0] == '\0' || strcmp(audit_path, "-") == 0) {
-		audit_fd = STDERR_FILENO;
-		return 0;
-	}
-	audit_fd = open(audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (audit_fd < 0) {
-		log_err("audit_log %s: %s", audit_path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	stats.dropped += n;
+	warn_dropped += n;
+	warn_why = why;
 }
 
-/* Reopen the file after logrotate moved it; keep the old fd on failure
- * so that records still go somewhere. */
-int
-audit_reopen(void)
+/* Before the destination changes: the rest of a line the old one took
+ * in part cannot go to the new one, so that line counts as dropped. */
+static void
+audit_cut_partial(void)
 {
-	int fd;
-
-	if (audit_fd == STDERR_FILENO || audit_path[0] == '\0')
-		return 0;
-	fd = open(audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_err("audit_log reopen %s: %s", audit_path, strerror(errno));
-		return -1;
-	}
-	if (audit_fd >= 0)
-		close(audit_fd);
-	audit_fd = fd;
-	return 0;
+	if (batch_partial == 0)
+		return;
+	audit_drop(1, "reopened mid-line");
+	batch_lines--;
+	memmove(batch, batch + batch_partial, batch_len - batch_partial);
+	batch_len -= batch_partial;
+	batch_partial = 0;
 }
 
 /* Open the destination a reload names, without touching the running one:
- * a path (append; never through a symbolic link, since the directory may
- * belong to the daemon's unprivileged user), or "-"/"" for stderr. The
- * descriptor, or -1 with the reason in err. */
+ * a path (append, non-blocking; never through a symbolic link, since the
+ * directory may belong to the daemon's unprivileged user), or "-"/"" for
+ * stderr. The descriptor, or -1 with the reason in err. */
 int
 audit_open_new(const char *path, char *err, size_t errlen)
 {
@@ -109,21 +110,27 @@ audit_open_new(const char *path, char *err, size_t errlen)
 
 	if (path[0] == '\0' || strcmp(path, "-") == 0)
 		return STDERR_FILENO;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+	    0640);
 	if (fd < 0)
 		snprintf(err, errlen, "audit_log %s: %s", path, strerror(errno));
 	return fd;
 }
 
-/* Write to fd (from audit_open_new) as path from now on; the previous
- * descriptor is returned for the caller to close (or to switch back to). */
+/* Write to fd (from audit_open_new) as path from now on; what is queued
+ * goes to the previous descriptor first, which is returned for the caller
+ * to close (or to switch back to). */
 int
 audit_swap(const char *path, int fd)
 {
 	int old = audit_fd;
+	struct stat st;
 
+	audit_flush();
+	audit_cut_partial();
 	snprintf(audit_path, sizeof(audit_path), "%s", path);
 	audit_fd = fd;
+	audit_regular = fd > STDERR_FILENO && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	return old;
 }
 
@@ -135,40 +142,210 @@ audit_close_fd(int fd)
 		close(fd);
 }
 
-/* Append one complete line with a single write. */
+/* Open path for appending, non-blocking; -1 with errno. */
+static int
+audit_open_fd(const char *path, bool *regular)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+	    0640);
+
+	if (fd < 0)
+		return -1;
+	*regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	return fd;
+}
+
+/* Open the audit destination: a path (append), or "-"/"" for stderr. */
+int
+audit_open(const char *path)
+{
+	snprintf(audit_path, sizeof(audit_path), "%s", path ? path : "");
+	if (audit_path[0] == '\0' || strcmp(audit_path, "-") == 0) {
+		audit_fd = STDERR_FILENO; /* left blocking: it is shared with the log */
+		audit_regular = false;
+		return 0;
+	}
+	audit_fd = audit_open_fd(audit_path, &audit_regular);
+	if (audit_fd < 0) {
+		log_err("audit_log %s: %s", audit_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reopen the file after logrotate moved it: what is queued goes to the
+ * old file first. The old fd stays on failure so records still go
+ * somewhere. */
+int
+audit_reopen(void)
+{
+	bool regular;
+	int fd;
+
+	if (audit_fd == STDERR_FILENO || audit_path[0] == '\0')
+		return 0;
+	audit_flush();
+	fd = audit_open_fd(audit_path, &regular);
+	if (fd < 0) {
+		log_err("audit_log reopen %s: %s", audit_path, strerror(errno));
+		return -1;
+	}
+	if (audit_fd >= 0)
+		close(audit_fd);
+	audit_cut_partial();
+	audit_fd = fd;
+	audit_regular = regular;
+	return 0;
+}
+
+/* Space for one line of at most max bytes at the end of this pass's
+ * batch, or NULL when it is full (the line is then counted as dropped). */
+char *
+audit_line_begin(size_t max)
+{
+	stats.queued++;
+	if (audit_fd < 0 || max > sizeof(batch) - batch_len) {
+		audit_drop(1, audit_fd < 0 ? "no audit file" : "queue full");
+		return NULL;
+	}
+	return batch + batch_len;
+}
+
+/* Queue the line written at audit_line_begin's pointer (len 0: none). */
+void
+audit_line_end(size_t len)
+{
+	if (len == 0) {
+		audit_drop(1, "record too large");
+		return;
+	}
+	syslogw_send(batch + batch_len, len); /* audit_syslog: every line, as it comes */
+	batch_len += len;
+	batch_lines++;
+}
+
+/* Queue one complete line. */
 void
 audit_write(const char *line, size_t len)
 {
-	ssize_t n;
+	char *p = audit_line_begin(len);
 
-	if (len == 0)
+	if (p == NULL)
 		return;
-	syslogw_send(line, len);
-	if (audit_fd < 0)
-		return;
-	do
-		n = write(audit_fd, line, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 || (size_t)n != len)
-		log_warn("audit_log write failed: %s", n < 0 ? strerror(errno) : "short");
+	memcpy(p, line, len);
+	audit_line_end(len);
 }
 
-/* Close an object built with audit_begin and write it. */
+/* Close an object built with audit_begin and queue it. */
 void
 audit_emit(struct jsonw *j)
 {
-	size_t n = jsonw_end(j);
-
-	if (n == 0)
-		log_warn("audit record too large, dropped");
-	else
-		audit_write(j->buf, n);
+	audit_write(j->buf, jsonw_end(j));
 }
 
-/* Close the file at exit. */
+/* Newlines in batch[from, to). */
+static size_t
+audit_count_lines(size_t from, size_t to)
+{
+	size_t lines = 0;
+
+	for (const char *p = batch + from, *end = batch + to;
+	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		lines++;
+	return lines;
+}
+
+/* A write took only n of the batch's bytes: the lines whose newline went
+ * out are written. A line written in part is cut back off a regular file,
+ * so that the file always ends with a whole line; on a pipe (or if that
+ * fails) its rest must go first in a later pass. Returns how many bytes
+ * of the batch are done with. */
+static size_t
+audit_short_write(size_t n)
+{
+	const char *nl = n > 0 ? memrchr(batch, '\n', n) : NULL;
+	size_t whole = nl ? (size_t)(nl - batch) + 1 : 0, lines;
+	bool had_partial = batch_partial > 0;
+	struct stat st;
+	const char *end;
+
+	lines = audit_count_lines(0, whole);
+	stats.written += lines;
+	batch_lines -= lines;
+	batch_partial = 0;
+	if (n == whole)
+		return n;
+	if (audit_regular && !had_partial && fstat(audit_fd, &st) == 0 &&
+	    st.st_size >= (off_t)(n - whole) &&
+	    ftruncate(audit_fd, st.st_size - (off_t)(n - whole)) == 0)
+		return whole;
+	end = memchr(batch + n, '\n', batch_len - n);
+	batch_partial = (end ? (size_t)(end - batch) + 1 : batch_len) - n;
+	return n;
+}
+
+/* Write this pass's lines with one write(2): called once per event-loop
+ * pass. A full pipe keeps them queued (bounded by AUDIT_BATCH); a full
+ * disk or an I/O error drops them whole and counts them, and the next
+ * pass tries again, so writing resumes by itself when space returns. */
+void
+audit_flush(void)
+{
+	ssize_t n;
+	size_t done;
+
+	if (batch_len == 0)
+		goto warn;
+	do
+		n = write(audit_fd, batch, batch_len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		goto warn;
+	if (n < 0) {
+		audit_drop(batch_lines, strerror(errno));
+		batch_len = batch_lines = batch_partial = 0;
+		goto warn;
+	}
+	if ((size_t)n == batch_len) {
+		stats.written += batch_lines;
+		batch_len = batch_lines = batch_partial = 0;
+		goto warn;
+	}
+	done = audit_short_write((size_t)n);
+	if (audit_regular && batch_partial == 0) {
+		/* A regular file takes no more (disk full): drop the rest. */
+		audit_drop(batch_lines, "disk full");
+		batch_len = batch_lines = 0;
+	} else {
+		memmove(batch, batch + done, batch_len - done);
+		batch_len -= done;
+	}
+warn:
+	if (warn_dropped > 0) {
+		uint64_t now = clock_mono_ms();
+		if (warn_at_ms == 0 || now - warn_at_ms >= AUDIT_WARN_MS) {
+			log_warn("audit_log: %llu lines dropped (%s); %llu in all",
+			    (unsigned long long)warn_dropped, warn_why,
+			    (unsigned long long)stats.dropped);
+			warn_dropped = 0;
+			warn_at_ms = now;
+		}
+	}
+}
+
+/* The line counters (wicketctl stats). */
+void
+audit_get_stats(struct audit_stats *st)
+{
+	*st = stats;
+}
+
+/* Write what is queued and close the file at exit. */
 void
 audit_close(void)
 {
+	audit_flush();
 	if (audit_fd > STDERR_FILENO)
 		close(audit_fd);
 	audit_fd = -1;

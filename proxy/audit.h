@@ -1,6 +1,8 @@
 /* audit: the JSON Lines audit log -- one object per answered request and
- * per identity or session event, written and flushed line by line, and
- * reopened on SIGHUP for logrotate. */
+ * per identity or session event. The lines of one event-loop pass are
+ * written together at its end (audit_flush), whole lines only, never
+ * blocking; what cannot be written is dropped whole and counted. The file
+ * is reopened on SIGHUP for logrotate. */
 #ifndef WK_AUDIT_H
 #define WK_AUDIT_H
 
@@ -31,6 +33,12 @@ struct audit_req {
 };
 
 #define AUDIT_LINE_MAX 4096
+#define AUDIT_BATCH (256 * 1024) /* lines queued in one loop pass, at most */
+
+/* Line counts since start: queued = written + dropped + still queued. */
+struct audit_stats {
+	uint64_t queued, written, dropped;
+};
 
 size_t audit_format_request(char *buf, size_t size, const struct audit_req *r);
 void audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
@@ -41,7 +49,11 @@ int audit_open_new(const char *path, char *err, size_t errlen);
 int audit_swap(const char *path, int fd);
 void audit_close_fd(int fd);
 void audit_write(const char *line, size_t len);
+char *audit_line_begin(size_t max);
+void audit_line_end(size_t len);
 void audit_emit(struct jsonw *j);
+void audit_flush(void);
+void audit_get_stats(struct audit_stats *st);
 void audit_close(void);
 
 #endif

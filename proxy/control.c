@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "clock.h"
+#include "audit.h"
 #include "ctlproto.h"
 #include "gate.h"
 #include "grant.h"
@@ -285,6 +286,7 @@ control_do_stats(struct ctl_client *c, const struct ctl_cmd *cmd)
 	struct control *ctl = c->ctl;
 	struct gate *g = ctl->g;
 	struct ctl_stats st;
+	struct audit_stats as;
 	size_t n;
 
 	memset(&st, 0, sizeof(st));
@@ -307,6 +309,10 @@ control_do_stats(struct ctl_client *c, const struct ctl_cmd *cmd)
 	st.ctl_requests = ctl->requests;
 	st.ctl_errors = ctl->errors;
 	st.ctl_rejected = ctl->rejected;
+	audit_get_stats(&as);
+	st.audit_lines = as.queued;
+	st.audit_written = as.written;
+	st.audit_dropped = as.dropped;
 	n = ctlproto_stats(cmd->prometheus ? CTL_PROMETHEUS : cmd->json ? CTL_JSON
 	    : CTL_TEXT, &st, buf, sizeof(buf));
 	if (n == 0) {

@@ -882,16 +882,19 @@ static const struct ctl_stat_field ctl_sniffer_rows[] = {
 	SNIFF(reopens, STATS_COUNTER, "captures reopened after an error"),
 	SNIFF(kernel_drops, STATS_COUNTER, "frames the kernel dropped before the sniffer read them"),
 };
-static const struct ctl_stat_field ctl_audit_rows[] = {
-	{ "syslog_sent", NULL, STATS_COUNTER, CS(syslog.sent), NULL, NULL, "audit lines sent to syslog (audit_syslog)" },
-	{ "syslog_dropped", NULL, STATS_COUNTER, CS(syslog.dropped), NULL, NULL,
-	  "audit lines syslog did not take at once (dropped, never waited for)" },
-};
 static const struct ctl_stat_field ctl_control_rows[] = {
 	{ "clients", NULL, STATS_GAUGE, CS(ctl_clients), NULL, NULL, "control connections open now" },
 	{ "requests", NULL, STATS_COUNTER, CS(ctl_requests), NULL, NULL, "control requests read" },
 	{ "errors", NULL, STATS_COUNTER, CS(ctl_errors), NULL, NULL, "control requests answered with an error" },
 	{ "rejected", NULL, STATS_COUNTER, CS(ctl_rejected), NULL, NULL, "control connections refused (limit, peer uid)" },
+};
+static const struct ctl_stat_field ctl_audit_rows[] = {
+	{ "lines", NULL, STATS_COUNTER, CS(audit_lines), NULL, NULL, "audit lines produced (written + dropped + queued)" },
+	{ "written", NULL, STATS_COUNTER, CS(audit_written), NULL, NULL, "audit lines written to the audit log" },
+	{ "dropped", NULL, STATS_COUNTER, CS(audit_dropped), NULL, NULL, "audit lines dropped whole (full disk, I/O error, full queue)" },
+	{ "syslog_sent", NULL, STATS_COUNTER, CS(syslog.sent), NULL, NULL, "audit lines sent to syslog (audit_syslog)" },
+	{ "syslog_dropped", NULL, STATS_COUNTER, CS(syslog.dropped), NULL, NULL,
+	  "audit lines syslog did not take at once (dropped, never waited for)" },
 };
 
 /* One section of the answer; prefix is the text form's, "" for the gate. */

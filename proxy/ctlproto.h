@@ -78,6 +78,7 @@ struct ctl_stats {
 	struct syslogw_stats syslog;	/* audit_syslog datagrams */
 	unsigned ctl_clients;
 	uint64_t ctl_requests, ctl_errors, ctl_rejected;
+	uint64_t audit_lines, audit_written, audit_dropped;
 };
 
 int ctlproto_parse(const char *line, size_t len, struct ctl_cmd *out,

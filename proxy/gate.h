@@ -30,6 +30,7 @@ struct gate {
 	struct conn *conns;     /* every live connection, for shutdown */
 	struct event *recheck;  /* conn_client_ended's deferred pass */
 	bool recheck_all;       /* ... for every connection (reload) */
+	bool stopping;          /* SIGTERM: finishing the answers in flight */
 	unsigned nconns;
 	bool paused;            /* accepting paused: out of file descriptors */
 	struct limiter *lim;     /* per-client limiter (listener.c, limiter.c) */
@@ -96,6 +97,7 @@ void conn_free_all(struct gate *g);
  * is no longer admitted closes what it relays within this loop pass, and
  * answers 511 at its next request head. */
 void conn_client_ended(struct gate *g, const struct wk_mac *mac);
+void conn_stop_all(struct gate *g);
 
 /* control.c */
 int control_start(struct gate *g);
@@ -109,6 +111,7 @@ void listener_reconfigure(struct gate *g);
 void listener_reset(int fd);
 /* The same, bound to LAN interface ifname (NULL: none). */
 int listener_bind_dev(const struct sockaddr *sa, const char *ifname);
+void listener_stop(struct gate *g);
 void listener_close_all(struct gate *g);
 
 #endif

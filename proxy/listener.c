@@ -387,10 +387,10 @@ listener_reconfigure(struct gate *g)
 		    "its size", g->conf->max_connections);
 }
 
-/* Close every listening socket, the spare and the limiter (after every
- * connection is gone). */
+/* Stop accepting (a graceful stop): close every listening socket; the
+ * limiter stays for the connections still finishing. */
 void
-listener_close_all(struct gate *g)
+listener_stop(struct gate *g)
 {
 	while (g->listeners) {
 		struct listener *l = g->listeners;
@@ -399,6 +399,14 @@ listener_close_all(struct gate *g)
 		close(l->fd);
 		free(l);
 	}
+}
+
+/* Close every listening socket, the spare and the limiter (after every
+ * connection is gone). */
+void
+listener_close_all(struct gate *g)
+{
+	listener_stop(g);
 	if (g->lstate != NULL) {
 		if (g->lstate->backoff)
 			event_free(g->lstate->backoff);

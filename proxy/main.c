@@ -1,5 +1,6 @@
 /* main: wicketd's entry point -- command line, configuration, the event
- * loop, signals (TERM/INT stop, HUP reopens the audit log and reloads).
+ * loop, signals (TERM/INT stop gracefully, HUP reopens the audit log and
+ * reloads).
  * wicketd never forks: run it under a supervisor (docs/deployment.md). */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "radius.h"
 #include "syslogw.h"
 #include "tls.h"
+#include "token.h"
 #include "version.h"
 
 static struct gate gate;
@@ -60,14 +62,59 @@ check_files(const struct wk_conf *c, const char *path)
 	return errs.count == 0 ? 0 : -1;
 }
 
-/* SIGTERM/SIGINT: leave the loop; connections are freed afterwards. */
+#define STOP_GRACE_SECS 3 /* answers in flight may finish this long */
+
+static bool done;            /* leave the loop after this pass */
+static struct event *ev_grace;
+
+/* The grace period of a stop is over: close whatever is left. */
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("stop: closing %u connections still open after %d s", gate.nconns,
+	    STOP_GRACE_SECS);
+	done = true;
+}
+
+/* SIGTERM/SIGINT: a graceful stop. No new connections; idle ones close,
+ * answers in flight finish (for up to STOP_GRACE_SECS), then the loop
+ * ends and everything is written out. A second signal stops at once. */
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
+	struct timeval tv = { STOP_GRACE_SECS, 0 };
+
 	(void)what;
 	(void)arg;
+	if (gate.stopping) {
+		done = true;
+		return;
+	}
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(gate.base, NULL);
+	gate.stopping = true;
+	listener_stop(&gate);
+	conn_stop_all(&gate);
+	if (gate.nconns > 0 && (ev_grace == NULL || evtimer_add(ev_grace, &tv) < 0))
+		done = true;
+}
+
+/* Run the event loop one pass at a time: after each pass the audit
+ * lines it produced are written together (one write). Returns 0 when
+ * stopped, -1 when the loop failed. */
+static int
+run_loop(void)
+{
+	for (;;) {
+		int rc = event_base_loop(gate.base, EVLOOP_ONCE);
+		audit_flush();
+		if (rc < 0)
+			return -1;
+		if (rc == 1 || done || (gate.stopping && gate.nconns == 0))
+			return 0;
+	}
 }
 
 /* SIGHUP: reopen the audit log (logrotate) and reload the configuration. */
@@ -159,13 +206,17 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(gate.base, SIGTERM, on_stop, NULL);
 	ev_int = evsignal_new(gate.base, SIGINT, on_stop, NULL);
 	ev_hup = evsignal_new(gate.base, SIGHUP, on_hup, NULL);
-	if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) < 0 ||
+	ev_grace = evtimer_new(gate.base, on_grace, NULL);
+	if (!ev_term || !ev_int || !ev_hup || !ev_grace || evsignal_add(ev_term, NULL) < 0 ||
 	    evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
 		log_err("cannot install signal handlers");
 		return 1;
 	}
 	log_info("wicketd %s started", WICKET_VERSION);
-	if (event_base_dispatch(gate.base) < 0) {
+	if (gate.conf->forward == FORWARD_KERNEL)
+		log_info("forward kernel: admitted clients' new port-80 connections bypass "
+		    "wicketd (wicket-firewall -F kernel): no audit lines for them");
+	if (run_loop() < 0) {
 		log_err("event loop failed");
 		return 1;
 	}
@@ -181,9 +232,11 @@ main(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_grace);
 	event_base_free(gate.base);
 	audit_close();
 	syslogw_close();
+	token_cache_wipe();
 	free(gate.conf);
 	return 0;
 }

@@ -1,19 +1,21 @@
-/* txn: the client side of an intercepted connection -- accept, its
- * requests framed one by one, each decided, answered locally or handed to
- * the relay (relay.c), answers kept in request order, one audit line per
- * request. conn_free is the only function that frees a connection. */
+/* txn: the client side of an intercepted connection -- accept, reads into
+ * shared 128 KiB space, requests framed one by one, each decided, answered
+ * locally or handed to the relay (relay.c), answers kept in request order
+ * and written together, timeouts, one audit line per request. Reads
+ * top-down from accept to the audit line. conn_free is the only function
+ * that frees a connection. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "audit.h"
 #include "clock.h"
+#include "dheap.h"
 #include "garden.h"
 #include "gate.h"
 #include "grant.h"
@@ -24,9 +26,284 @@
 #include "reply.h"
 #include "txn.h"
 
-static void conn_on_client_read(struct bufferevent *bev, void *arg);
-static void conn_on_client_write(struct bufferevent *bev, void *arg);
-static void conn_on_client_event(struct bufferevent *bev, short what, void *arg);
+struct conn_io conn_io;
+
+/* Every connection's next deadline, in one heap under one timer. */
+static struct dheap deadlines;
+static struct event *deadline_ev;
+static uint64_t deadline_ev_at; /* when deadline_ev fires (0: not added) */
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_on_deadlines(evutil_socket_t fd, short what, void *arg);
+static void conn_read(struct conn *c, bool fresh);
+static size_t conn_feed(struct conn *c, const char *buf, size_t len);
+static void conn_req_keep(struct conn *c);
+static void conn_req_done(struct conn *c);
+static void conn_request(struct conn *c, const char *buf);
+static void conn_framing_error(struct conn *c, const char *buf,
+    uint16_t status, const char *why);
+static size_t conn_body(struct conn *c, const char *p, size_t n);
+static void conn_client_eof(struct conn *c);
+static void conn_on_timeout(struct conn *c);
+static void conn_arm(struct conn *c);
+static void conn_portal_body(struct conn *c, struct txn *t);
+static void txn_set_answer(struct conn *c, struct txn *t, const char *buf,
+    size_t n, unsigned status, const char *why, bool close);
+static void txn_free(struct txn *t);
+static void txn_log(struct conn *c, const struct txn *t);
+
+/* ------------------------------------------------------------------ */
+/* Accept                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Take a freshly accepted socket: find where it was going and who sent
+ * it, and wait for its first request head. The listener has admitted it
+ * through the per-client limiter already: hold is its claim there, bound
+ * to the connection here and released by conn_free. */
+void
+conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
+    uint32_t hold)
+{
+	union wk_sockaddr local, dst;
+	socklen_t llen = sizeof(local);
+	struct wk_ip lip, dip;
+	struct conn *c;
+	int redirected;
+
+	(void)plen;
+	if (deadline_ev == NULL)
+		deadline_ev = evtimer_new(g->base, conn_on_deadlines, g);
+	if (deadline_ev == NULL || getsockname(fd, &local.sa, &llen) < 0 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		limiter_release(g->lim, hold);
+		close(fd);
+		return;
+	}
+	c->g = g;
+	c->fd = fd;
+	redirected = origdst_get(fd, &local.sa, &dst);
+	memcpy(&c->local, &local, addr_sa_len(&local.sa));
+	memcpy(&c->dst, &dst, addr_sa_len(&dst.sa));
+	addr_ip_from_sa(peer, &c->client);
+	c->ifindex = ident_socket_ifindex(fd);
+	addr_ip_from_sa(&dst.sa, &dip);
+	addr_ip_from_sa(&local.sa, &lip);
+	c->dst_is_gate = redirected < 0 || addr_ip_equal(&dip, &lip) ||
+	    origdst_is_local(&dip);
+	c->t_wait = c->t_progress = clock_mono_ms();
+	event_assign(&c->ev, g->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
+	c->evmask = EV_READ;
+	if (event_add(&c->ev, NULL) < 0) { /* (no heap entry yet) */
+		limiter_release(g->lim, hold);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->lim_hold = hold;
+	limiter_bind(g->lim, hold, c);
+	conn_arm(c);
+	c->next = g->conns;
+	if (g->conns)
+		g->conns->prev = c;
+	g->conns = c;
+	g->nconns++;
+	g->st.accepted++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+/* The client socket is readable or writable. */
+static void
+conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if ((what & EV_WRITE) && c->ls != LS_DEAD) {
+		c->wblocked = false;
+		if (conn_write_client(c) && c->up && c->up->pipe)
+			relay_splice_down(c);
+	}
+	if ((what & EV_READ) && c->ls != LS_DEAD) {
+		if (c->up && c->up->upipe && (c->rs == RS_BODY || c->rs == RS_TUNNEL))
+			relay_splice_up(c);
+		else
+			conn_read(c, true);
+	}
+	conn_pump(c);
+}
+
+/* Note that bytes moved, for the idle timeout: "idle" means no progress
+ * in either direction. */
+void
+conn_progress(struct conn *c)
+{
+	c->t_progress = clock_mono_ms();
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading and framing requests                                        */
+/* ------------------------------------------------------------------ */
+
+/* Read what the client sent (fresh) or go on with bytes kept from
+ * earlier (a head in part, or requests that waited for the pipeline):
+ * they are put in front of the new bytes in the shared read space, so a
+ * read takes up to IO_READ bytes in one recv(2), without FIONREAD. */
+static void
+conn_read(struct conn *c, bool fresh)
+{
+	char *b = conn_io.crx;
+	size_t have = buf_len(&c->in), used;
+	ssize_t n = 0;
+
+	if (have > 0) {
+		memcpy(b, buf_data(&c->in), have);
+		buf_free(&c->in);
+	}
+	if (fresh) {
+		/* Heads are small: a read that may stop at the pipeline's limit
+		 * takes less, so that what waits in c->in stays small. */
+		size_t room = (c->rs == RS_HEAD ? HEAD_READ : IO_READ) - have;
+		if (have >= HEAD_READ)
+			room = IO_READ - have;
+		do
+			n = recv(c->fd, b + have, room, 0);
+		while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			have += (size_t)n;
+			conn_progress(c);
+		} else if (n == 0) {
+			c->client_eof = true;
+		} else if (errno != EAGAIN) {
+			c->ls = LS_DEAD;
+			return;
+		}
+	}
+	if (c->ls == LS_LINGER) {
+		if (c->client_eof)
+			c->ls = LS_DEAD; /* done lingering */
+		return;
+	}
+	used = conn_feed(c, b, have);
+	if (used < have && c->ls != LS_DEAD &&
+	    buf_append(&c->in, b + used, have - used) < 0)
+		c->ls = LS_DEAD;
+	if (c->client_eof && c->ls != LS_DEAD)
+		conn_client_eof(c);
+}
+
+/* True when another request head may be framed now: the pipeline has
+ * room, the client is taking its answers, and the upstream its bytes. */
+static bool
+conn_can_frame(const struct conn *c)
+{
+	if (c->ls != LS_OPEN || c->stop_after || c->nq >= MAX_PIPELINE)
+		return false;
+	if (buf_len(&c->out) + conn_io.cst.len > ANSWER_HIGH)
+		return false;
+	return c->up == NULL || (buf_len(&c->up->out) == 0 && !c->up->wblocked);
+}
+
+/* Frame and dispatch as many requests as buf holds; returns the bytes
+ * used. What is left (a head in part, or requests that must wait) is
+ * kept by the caller and fed again. */
+static size_t
+conn_feed(struct conn *c, const char *buf, size_t len)
+{
+	const struct http_limits *lim = &c->g->limits;
+	size_t cap = (size_t)lim->max_request_line + lim->max_header_bytes + 8;
+	size_t pos = 0;
+
+	c->in_wait = false;
+	while (pos < len && c->ls != LS_DEAD) {
+		size_t n = len - pos, k;
+		int rc;
+
+		switch (c->rs) {
+		case RS_STOP: /* never read as a request (framing policy) */
+			c->linger = true; /* and more may follow: linger at close */
+			return len;
+		case RS_WAIT: /* bytes after an upgrade wait for its answer */
+			c->in_wait = true;
+			return pos;
+		case RS_TUNNEL:
+			if (c->up == NULL)
+				return len;
+			relay_stage(c, buf + pos, n);
+			if (c->up->upipe == NULL && relay_may_splice(c, UINT64_MAX))
+				c->up->upipe = relay_pipe_get(c->g);
+			return len;
+		case RS_BODY:
+			k = conn_body(c, buf + pos, n);
+			if (k == 0) {
+				c->in_wait = true;
+				return pos;
+			}
+			pos += k;
+			continue;
+		case RS_HEAD:
+			break;
+		}
+		if (!conn_can_frame(c)) {
+			c->in_wait = true;
+			return pos;
+		}
+		if (c->req == NULL) { /* a fresh head: the shared framer state */
+			c->req = &conn_io.req;
+			http_req_init(c->req);
+		}
+		rc = http_req_parse(c->req, buf + pos, n < cap ? n : cap, lim);
+		if (rc == HTTP_MORE && n >= cap)
+			rc = HTTP_ERROR, c->req->status = 431, c->req->why = "head too large";
+		if (rc == HTTP_MORE) {
+			conn_req_keep(c);
+			return pos;
+		}
+		if (rc == HTTP_ERROR) {
+			conn_framing_error(c, buf + pos, c->req->status, c->req->why);
+			conn_req_done(c);
+			return len;
+		}
+		conn_request(c, buf + pos);
+		pos += c->req->head_len;
+		conn_req_done(c);
+	}
+	return pos;
+}
+
+/* A head stops in the middle: its framer state must outlive this read
+ * (the shared one serves the next connection), so it gets its own. */
+static void
+conn_req_keep(struct conn *c)
+{
+	struct http_req *r;
+
+	if (c->req != &conn_io.req)
+		return;
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		c->ls = LS_DEAD;
+		c->req = NULL;
+		return;
+	}
+	*r = conn_io.req;
+	c->req = r;
+}
+
+/* The head is framed (or refused): forget the framer state. */
+static void
+conn_req_done(struct conn *c)
+{
+	if (c->req != &conn_io.req)
+		free(c->req);
+	c->req = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deciding a request                                                  */
+/* ------------------------------------------------------------------ */
 
 /* Copy at most n bytes into a fixed field, NUL-terminated. */
 static void
@@ -36,38 +313,6 @@ copy_field(char *dst, size_t size, const char *src, size_t n)
 		n = size - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-/* Write the audit record of a finished transaction. */
-static void
-txn_log(struct conn *c, const struct txn *t)
-{
-	char line[AUDIT_LINE_MAX];
-	struct audit_req r = {
-		.ts_ms = clock_wall_ms(),
-		.client_ip = c->cip_s,
-		.iface = ident_ifname(c->g, c->id.ifindex),
-		.mac = c->id.mac ? c->mac_s : NULL,
-		.mac_random = c->mac_random,
-		.dst = c->dst_s,
-		.method = t->method,
-		.host = t->has_host ? t->host : NULL,
-		.path = t->path,
-		.verdict = policy_verdict_name(t->verdict),
-		.reason = t->reason,
-		.status = t->status,
-		.upstream_status = t->upstream_status,
-		.bytes_in = t->bytes_in,
-		.bytes_out = t->bytes_out,
-		.error = t->error,
-	};
-	int64_t now = r.ts_ms;
-	size_t n;
-
-	r.ms = now > t->t0_ms ? (uint64_t)(now - t->t0_ms) : 0;
-	n = audit_format_request(line, sizeof(line), &r);
-	gate_count_request(c->g, t->verdict);
-	audit_write(line, n);
 }
 
 /* Allocate a transaction and append it to the answer queue. */
@@ -89,113 +334,86 @@ txn_new(struct conn *c)
 	return t;
 }
 
-/* Release a transaction's memory. */
+/* Record method, host and path of a framed (or partly framed) head. */
 static void
-txn_free(struct txn *t)
+txn_describe(struct txn *t, const struct http_req *r, const char *buf)
 {
-	if (t->answer)
-		evbuffer_free(t->answer);
-	if (t->collect)
-		evbuffer_free(t->collect);
-	free(t->preq);
-	free(t);
-}
+	const char *target = buf + r->target_off;
+	const char *q = memchr(target, '?', r->target_len);
 
-/* Remove the head of the queue after its answer was delivered, logging it. */
-void
-txn_done(struct conn *c)
-{
-	struct txn *t = c->qh;
-
-	txn_log(c, t);
-	if (t->relayed && c->id.mac)
-		grant_account(c->g, c->id.mac, t->bytes_in + t->bytes_out);
-	c->g->st.bytes_in += t->bytes_in;
-	c->g->st.bytes_out += t->bytes_out;
-	if (t->close_after && c->ls == LS_OPEN)
-		c->ls = LS_CLOSING;
-	if (c->rtxn == t)
-		c->rtxn = NULL;
-	c->qh = t->next;
-	if (c->qh == NULL)
-		c->qt = NULL;
-	c->nq--;
-	txn_free(t);
-}
-
-/* Turn a transaction into a locally generated answer of the given status:
- * the bytes wait in t->answer until every earlier answer has gone out. */
-void
-txn_answer(struct txn *t, unsigned status, const char *why,
-    const char *location, bool close)
-{
-	char buf[16384];
-	struct reply_ctx rc = { .head = t->head, .close = close,
-		.now_s = clock_wall_ms() / 1000 };
-	size_t n;
-
-	if (status == 511)
-		n = reply_511(buf, sizeof(buf), &rc, location);
-	else if (location != NULL)
-		n = reply_302(buf, sizeof(buf), &rc, status, location);
-	else
-		n = reply_error(buf, sizeof(buf), &rc, status, why);
-	if (n == 0) { /* the link did not fit: still answer, and close */
-		rc.close = close = true;
-		status = 500;
-		n = reply_error(buf, sizeof(buf), &rc, status, "answer too large");
+	copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
+	copy_field(t->path, sizeof(t->path), target,
+	    q ? (size_t)(q - target) : r->target_len);
+	if (r->n_host) {
+		copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
+		t->has_host = true;
 	}
-	if (t->answer == NULL)
-		t->answer = evbuffer_new();
-	if (t->answer == NULL || evbuffer_add(t->answer, buf, n) < 0)
-		close = true;
-	t->status = status;
-	t->close_after = t->close_after || close;
-	if (why && status >= 400 && t->error == NULL)
-		t->error = why;
+	t->head = http_token_eq(t->method, strlen(t->method), "head");
+}
+
+/* The policy input of this connection for a request (path may be NULL):
+ * who the client is, right now, and where it was going. */
+static void
+conn_identify(struct conn *c, struct policy_in *in, const char *path,
+    size_t plen)
+{
+	memset(in, 0, sizeof(*in));
+	in->conf = c->g->conf; /* a reload applies from the next request */
+	in->client = c->client;
+	in->ifindex = c->ifindex;
+	addr_ip_from_sa(&c->dst.sa, &in->dst);
+	in->dst_port = addr_sa_port(&c->dst.sa);
+	in->dst_is_gate = c->dst_is_gate;
+	in->path = path;
+	in->path_len = plen;
+	in->dst_in_garden_dns = garden_match(c->g->garden, &in->dst);
+	if (c->g->identify)
+		c->g->identify(c->g, in);
+	c->has_mac = in->mac != NULL;
+	if (c->has_mac)
+		c->mac = *in->mac;
+	c->mac_random = in->mac_random;
+	c->mac_conflict = in->mac_conflict;
+}
+
+/* Append n bytes to a string being built in want[WANT_MAX]; false when
+ * they do not fit. */
+#define WANT_MAX 2048
+static bool
+want_add(char *want, size_t *len, const char *p, size_t n)
+{
+	if (n >= WANT_MAX - *len)
+		return false;
+	memcpy(want + *len, p, n);
+	*len += n;
+	return true;
 }
 
 /* Build the portal link for this request: the URL the user wanted
  * (absolute-form target, or Host plus target, or the destination address)
  * handed to portal_link. Returns -1 when it does not fit. */
 static int
-conn_link(struct conn *c, const char *target, size_t tlen, const char *host,
-    size_t hlen, char *out, size_t size)
+conn_link(struct conn *c, const struct policy_in *in, const char *target,
+    size_t tlen, const char *host, size_t hlen, char *out, size_t size)
 {
-	char want[2048], gh[WK_SA_STRLEN];
-	int n;
+	char want[WANT_MAX], gh[WK_SA_STRLEN], dst_s[WK_SA_STRLEN];
+	size_t n = 0;
+	bool ok;
 
-	if (tlen > 0 && target[0] != '/')
-		n = snprintf(want, sizeof(want), "%.*s", (int)tlen, target);
-	else if (hlen > 0)
-		n = snprintf(want, sizeof(want), "http://%.*s%.*s", (int)hlen, host,
-		    (int)tlen, target);
-	else
-		n = snprintf(want, sizeof(want), "http://%s%.*s", c->dst_s, (int)tlen,
-		    target);
-	if (n < 0 || (size_t)n >= sizeof(want))
-		want[0] = '\0'; /* too long to carry: the portal shows its home */
-	addr_sa_url_host(&c->local.sa, gh);
-	return portal_link(c->g, &c->id, want, gh, out, size);
-}
-
-/* Store a complete answer built elsewhere (the portal) in a txn. */
-static void
-txn_set_answer(struct txn *t, const char *buf, size_t n, unsigned status,
-    const char *why, bool close)
-{
-	if (t->answer == NULL)
-		t->answer = evbuffer_new();
-	if (t->answer == NULL || n == 0 || evbuffer_add(t->answer, buf, n) < 0) {
-		if (t->answer)
-			evbuffer_drain(t->answer, evbuffer_get_length(t->answer));
-		txn_answer(t, 500, "answer too large", NULL, true);
-		return;
+	if (tlen > 0 && target[0] != '/') {
+		ok = want_add(want, &n, target, tlen);
+	} else {
+		if (hlen == 0) {
+			addr_sa_format(&c->dst.sa, dst_s);
+			host = dst_s;
+			hlen = strlen(dst_s);
+		}
+		ok = want_add(want, &n, "http://", 7) && want_add(want, &n, host, hlen) &&
+		    want_add(want, &n, target, tlen);
 	}
-	t->status = status;
-	t->close_after = t->close_after || close;
-	if (why && t->error == NULL)
-		t->error = why;
+	want[ok ? n : 0] = '\0'; /* too long to carry: the portal shows its home */
+	addr_sa_url_host(&c->local.sa, gh);
+	return portal_link(c->g, in, want, gh, out, size);
 }
 
 /* Answer a request to the gate's own pages, now or (for the accept form)
@@ -203,19 +421,19 @@ txn_set_answer(struct txn *t, const char *buf, size_t n, unsigned status,
 static void
 conn_portal(struct conn *c, struct txn *t, const char *buf)
 {
-	const struct http_req *r = &c->req;
+	const struct http_req *r = c->req;
 	struct portal_req *pr = calloc(1, sizeof(*pr));
 	struct reply_ctx rc = { .head = t->head, .close = r->close,
 		.now_s = clock_wall_ms() / 1000 };
 	size_t osize = portal_answer_size(c->g);
-	char *out;
 	unsigned status = 500;
 	const char *why = NULL;
 	size_t n = 0;
+	char *out;
 
 	if (pr == NULL || r->target_len > PORTAL_TARGET_MAX) {
 		free(pr);
-		txn_answer(t, pr ? 414 : 500, pr ? "target too long for the portal"
+		txn_answer(c, t, pr ? 414 : 500, pr ? "target too long for the portal"
 		    : "out of memory", NULL, true);
 		return;
 	}
@@ -226,84 +444,48 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 	pr->post = http_token_eq(t->method, strlen(t->method), "post");
 	pr->has_length = r->n_cl > 0;
 	pr->length = r->content_length;
-	pr->have_mac = c->id.mac != NULL && !c->id.mac_conflict;
+	pr->have_mac = c->has_mac && !c->mac_conflict;
 	if (pr->have_mac)
-		pr->mac = *c->id.mac;
-	pr->client = c->id.client;
+		pr->mac = c->mac;
+	pr->client = c->client;
 	addr_sa_url_host(&c->local.sa, pr->gate_host);
 	if (r->body == HTTP_BODY_LENGTH && portal_wants_body(pr) > 0) {
-		t->collect = evbuffer_new();
-		if (t->collect != NULL) {
-			t->preq = pr;
-			/* RFC 9110 §10.1.1: a client waiting for 100 gets it, if
-			 * no earlier answer is still due (order is kept). */
-			if (r->expect_continue && c->qh == t)
-				evbuffer_add(bufferevent_get_output(c->cb),
-				    "HTTP/1.1 100 Continue\r\n\r\n", 25);
-			return;
-		}
+		t->preq = pr;
+		c->sink = SINK_COLLECT;
+		c->rs = RS_BODY;
+		/* RFC 9110 §10.1.1: a client waiting for 100 gets it, if no
+		 * earlier answer is still due (order is kept). */
+		if (r->expect_continue && c->qh == t)
+			conn_stage_client(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		return;
 	}
 	/* The splash holds the operator's terms: sized by the portal. */
 	if ((out = malloc(osize)) != NULL)
 		n = portal_answer(c->g, pr, NULL, 0, &rc, out, osize, &status, &why);
 	free(pr);
-	txn_set_answer(t, out, n, status, why, r->close);
+	txn_set_answer(c, t, out, n, status, why,
+	    r->close || (r->expect_continue && r->body != HTTP_BODY_NONE));
 	free(out);
-}
-
-/* The accept form's body is complete: let the portal answer. */
-static void
-conn_portal_body(struct conn *c, struct txn *t)
-{
-	struct reply_ctx rc = { .head = false, .close = t->close_after,
-		.now_s = clock_wall_ms() / 1000 };
-	size_t blen = evbuffer_get_length(t->collect);
-	const char *body = (const char *)evbuffer_pullup(t->collect, -1);
-	size_t osize = portal_answer_size(c->g);
-	char *out = malloc(osize);
-	unsigned status = 500;
-	const char *why = NULL;
-	size_t n = 0;
-
-	if (body != NULL && out != NULL)
-		n = portal_answer(c->g, t->preq, body, blen, &rc, out, osize,
-		    &status, &why);
-	txn_set_answer(t, out, n, status, why, false);
-	free(out);
-	evbuffer_free(t->collect);
-	t->collect = NULL;
-	free(t->preq);
-	t->preq = NULL;
-}
-
-/* Stop or resume reading from a bufferevent for backpressure. */
-void
-conn_throttle(struct bufferevent *bev, bool *paused, bool pause)
-{
-	if (bev == NULL || *paused == pause)
-		return;
-	*paused = pause;
-	if (pause)
-		bufferevent_disable(bev, EV_READ);
-	else
-		bufferevent_enable(bev, EV_READ);
 }
 
 /* A 511 or 302 over the client's client_511_rate: the request is not
  * answered (nor audited: stats count it) and the connection is reset, so
- * a flood of requests costs the gate a reset, not a page each. */
+ * a flood of requests costs the gate a reset, not a page each. t is the
+ * last of the queue. */
 static void
 conn_shed_answer(struct conn *c, struct txn *t)
 {
 	static struct log_rate rl = LOG_RATE(5, 10000);
+	char cip[WK_IP_STRLEN];
 	struct txn **p = &c->qh;
 
 	c->g->st.shed_511++;
-	log_info_rated(&rl, "%s: client_511_rate exceeded: connection reset", c->cip_s);
-	while (*p != t) /* t is the last of the queue: take it out unlogged */
+	addr_ip_format(&c->client, cip);
+	log_info_rated(&rl, "%s: client_511_rate exceeded: connection reset", cip);
+	while (*p != t)
 		p = &(*p)->next;
 	*p = NULL;
-	c->qt = c->qh == NULL ? NULL : c->qt;
+	c->qt = NULL;
 	for (struct txn *q = c->qh; q != NULL; q = q->next)
 		c->qt = q;
 	c->nq--;
@@ -312,297 +494,586 @@ conn_shed_answer(struct conn *c, struct txn *t)
 	txn_free(t);
 	c->shed = true;
 	c->rs = RS_STOP;
+	c->ls = LS_DEAD;
 }
 
-/* Decide a complete request head and queue its answer or relay it. */
+/* Decide a complete request head: relay it, or answer it locally. buf
+ * holds the head (c->req), valid for this call only. */
 static void
-conn_request(struct conn *c, struct evbuffer *in, const char *buf)
+conn_request(struct conn *c, const char *buf)
 {
-	const struct http_req *r = &c->req;
+	const struct http_req *r = c->req;
 	struct txn *t = txn_new(c);
 	const char *target = buf + r->target_off, *q;
-	size_t plen;
+	struct policy_in in;
 	char link[4096];
+	size_t plen;
+	bool skip;
 
-	evtimer_del(c->timer); /* the head arrived in time */
 	if (t == NULL) {
 		c->rs = RS_STOP;
 		c->ls = LS_CLOSING;
 		return;
 	}
-	copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
-	if (r->n_host) {
-		copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
-		t->has_host = true;
-	}
-	q = memchr(target, '?', r->target_len);
-	plen = q ? (size_t)(q - target) : r->target_len;
-	copy_field(t->path, sizeof(t->path), target, plen);
-	t->head = http_token_eq(t->method, strlen(t->method), "head");
+	txn_describe(t, r, buf);
 	t->upgrade = r->upgrade;
 	t->bytes_in = r->head_len;
-
-	c->id.path = target;
-	c->id.path_len = plen;
-	c->id.conf = c->g->conf; /* a reload applies from the next request */
-	c->id.dst_in_garden_dns = garden_match(c->g->garden, &c->id.dst);
-	if (c->g->identify)
-		c->g->identify(c->g, &c->id);
-	t->verdict = policy_decide(&c->id, &t->reason);
+	q = memchr(target, '?', r->target_len);
+	plen = q ? (size_t)(q - target) : r->target_len;
+	conn_identify(c, &in, target, plen);
+	t->verdict = policy_decide(&in, &t->reason);
 	if ((t->verdict == V_DENY || t->verdict == V_PROBE) &&
 	    !limiter_answer(c->g->lim, c->lim_hold, clock_mono_ms())) {
 		conn_shed_answer(c, t);
 		return;
 	}
-	if (c->id.mac) {
-		addr_mac_format(c->id.mac, c->mac_s);
-		c->mac_random = c->id.mac_random;
-	}
 	c->rbody = r->body;
 	c->rleft = r->content_length;
-	http_chunked_init(&c->rch);
+	c->drained = 0;
+	if (r->body == HTTP_BODY_CHUNKED) {
+		if (c->rch == NULL && (c->rch = malloc(sizeof(*c->rch))) == NULL) {
+			c->ls = LS_DEAD;
+			return;
+		}
+		http_chunked_init(c->rch);
+	}
 	c->rtxn = t;
+	c->rs = r->body == HTTP_BODY_NONE ? RS_HEAD : RS_BODY;
+	c->t_wait = c->t_progress;
 
 	if (t->verdict == V_FORWARD && relay_open(c) == 0) {
 		t->relayed = true;
-		/* Byte for byte: the validated head goes out as received. */
-		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), r->head_len);
 		t->close_after = r->close;
-		c->rs = r->body == HTTP_BODY_NONE ? (r->upgrade ? RS_WAIT : RS_HEAD) : RS_BODY;
-		if (r->close && c->rs == RS_HEAD)
+		c->sink = SINK_UPSTREAM;
+		/* Byte for byte: the validated head goes out as received. */
+		relay_stage(c, buf, r->head_len);
+		if (c->rs == RS_HEAD && r->upgrade)
+			c->rs = RS_WAIT;
+		else if (c->rs == RS_HEAD && r->close)
 			c->rs = RS_STOP;
 		return;
 	}
-	/* target and host point into `in`: build the answer before draining. */
+	c->sink = SINK_DRAIN;
+	/* RFC 9110 §10.1.1: with 100-continue the client may never send the
+	 * body once it has our final answer, so do not wait for it: close. */
+	skip = r->expect_continue && r->body != HTTP_BODY_NONE;
+	if (skip || (r->close && c->rs == RS_HEAD))
+		c->rs = RS_STOP;
+	/* target and host point into buf: the answer is built now. Per-client
+	 * limits on 511 and 302 answers decide just before they are queued. */
 	switch (t->verdict) {
 	case V_FORWARD:
 		c->g->st.upstream_errors++;
-		txn_answer(t, 502, "cannot open upstream connection", NULL, true);
+		txn_answer(c, t, 502, "cannot open upstream connection", NULL, true);
 		break;
 	case V_PROBE:
-		if (conn_link(c, target, r->target_len, buf + r->host_off,
+		if (conn_link(c, &in, target, r->target_len, buf + r->host_off,
 			r->host_len, link, sizeof(link)) < 0)
 			link[0] = '\0';
-		txn_answer(t, 302, NULL, link, r->close);
+		txn_answer(c, t, 302, NULL, link, r->close || skip);
 		break;
 	case V_PORTAL:
 		conn_portal(c, t, buf);
 		break;
 	case V_DENY:
-		if (conn_link(c, target, r->target_len, buf + r->host_off,
+		if (conn_link(c, &in, target, r->target_len, buf + r->host_off,
 			r->host_len, link, sizeof(link)) < 0)
 			link[0] = '\0';
-		txn_answer(t, 511, NULL, link, r->close);
+		txn_answer(c, t, 511, NULL, link, r->close || skip);
 		break;
 	}
-	evbuffer_drain(in, r->head_len);
-	/* RFC 9110 §10.1.1: with 100-continue the client may never send the
-	 * body once it has our final answer, so do not wait for it: close. */
-	if (r->expect_continue && r->body != HTTP_BODY_NONE && t->collect == NULL) {
-		t->close_after = true;
-		c->rs = RS_STOP;
-		return;
-	}
-	c->rs = r->body == HTTP_BODY_NONE ? RS_HEAD : RS_BODY;
-	if (r->close && c->rs == RS_HEAD)
-		c->rs = RS_STOP;
 }
 
 /* A request broke a framing rule: answer with its status and close, and
  * never read the bytes after it as a request (design: framing policy).
  * buf (may be NULL) holds the head so far: what the framer already
- * understood of it goes into the audit record. */
+ * understood of it goes into the audit record, and so does the client's
+ * identity (issue 11: a 411 from a known client names its MAC). */
 static void
 conn_framing_error(struct conn *c, const char *buf, uint16_t status,
     const char *why)
 {
-	const struct http_req *r = &c->req;
+	const struct http_req *r = c->req;
 	struct txn *t = txn_new(c);
+	struct policy_in in;
 
 	c->g->st.framing_errors++;
 	c->rs = RS_STOP;
+	c->linger = true;
 	if (t == NULL) {
 		c->ls = LS_CLOSING;
 		return;
 	}
-	if (buf != NULL && r->method_len > 0 && r->target_len > 0) {
-		const char *target = buf + r->target_off;
-		const char *q = memchr(target, '?', r->target_len);
-		copy_field(t->method, sizeof(t->method), buf + r->method_off, r->method_len);
-		copy_field(t->path, sizeof(t->path), target,
-		    q ? (size_t)(q - target) : r->target_len);
-		if (r->n_host) {
-			copy_field(t->host, sizeof(t->host), buf + r->host_off, r->host_len);
-			t->has_host = true;
-		}
-		t->head = http_token_eq(t->method, strlen(t->method), "head");
-	} else {
+	if (buf != NULL && r != NULL && r->method_len > 0 && r->target_len > 0)
+		txn_describe(t, r, buf);
+	else
 		copy_field(t->method, sizeof(t->method), "-", 1);
-	}
-	t->bytes_in = r->head_len > r->scan ? r->head_len : r->scan;
+	conn_identify(c, &in, NULL, 0);
+	if (r != NULL)
+		t->bytes_in = r->head_len > r->scan ? r->head_len : r->scan;
+	else
+		t->bytes_in = buf_len(&c->in);
 	t->verdict = V_DENY;
 	t->reason = "framing";
-	txn_answer(t, status, why, NULL, true);
+	txn_answer(c, t, status, why, NULL, true);
 }
 
-/* Move (or drop) request body bytes; returns false when waiting. */
-static bool
-conn_request_body(struct conn *c, struct evbuffer *in)
-{
-	size_t len = evbuffer_get_length(in), n = 0;
-	bool fwd = c->rtxn != NULL && c->rtxn->relayed && c->ub != NULL;
-	struct evbuffer *sink = c->rtxn ? c->rtxn->collect : NULL;
-	int rc = HTTP_MORE;
+/* ------------------------------------------------------------------ */
+/* Request bodies                                                      */
+/* ------------------------------------------------------------------ */
 
-	if (len == 0)
-		return false;
-	if (fwd && evbuffer_get_length(bufferevent_get_output(c->ub)) > OUT_HIGH) {
-		conn_throttle(c->cb, &c->paused_c, true);
-		return false;
-	}
+/* The request body ended: read the next head, or wait for the upgrade's
+ * answer, or stop; a collected form is answered now (which may free
+ * its txn, so that comes last). */
+static void
+conn_body_done(struct conn *c)
+{
+	struct txn *t = c->rtxn;
+
+	if (c->sink == SINK_UPSTREAM && t != NULL && t->upgrade)
+		c->rs = RS_WAIT;
+	else if (t != NULL && t->close_after)
+		c->rs = RS_STOP;
+	else
+		c->rs = RS_HEAD;
+	c->rtxn = NULL;
+	c->t_wait = c->t_progress;
+	free(c->rch);
+	c->rch = NULL;
+	if (c->sink == SINK_COLLECT && t != NULL)
+		conn_portal_body(c, t);
+}
+
+/* Move, drop or keep n request body bytes at p; returns how many were
+ * taken (0: wait). Content-Length bodies stop exactly at their end;
+ * chunked ones pass the strict decoder; a long Content-Length body
+ * relayed to an upstream that takes bytes goes on by splice. */
+static size_t
+conn_body(struct conn *c, const char *p, size_t n)
+{
+	size_t k = n;
+	bool done = false;
+
 	if (c->rbody == HTTP_BODY_LENGTH) {
-		n = len < c->rleft ? len : (size_t)c->rleft;
-		c->rleft -= n;
-		if (c->rleft == 0)
-			rc = HTTP_DONE;
+		if (k > c->rleft)
+			k = (size_t)c->rleft;
+		c->rleft -= k;
+		done = c->rleft == 0;
 	} else {
-		struct evbuffer_iovec v[8];
-		int nv = evbuffer_peek(in, (ev_ssize_t)len, NULL, v, 8);
-		for (int i = 0; i < nv && i < 8 && rc == HTTP_MORE; i++) {
-			size_t used;
-			rc = http_chunked_feed(&c->rch, v[i].iov_base, v[i].iov_len,
-			    &used, &c->g->limits);
-			n += used;
-		}
+		int rc = http_chunked_feed(c->rch, p, n, &k, &c->g->limits);
 		if (rc == HTTP_ERROR) {
 			/* The answer for this request is already decided; the
 			 * only safe thing left is to stop and close. */
 			if (c->rtxn && c->rtxn->error == NULL)
-				c->rtxn->error = c->rch.why;
+				c->rtxn->error = c->rch->why;
 			if (c->rtxn)
 				c->rtxn->close_after = true;
 			c->g->st.framing_errors++;
-			if (fwd)
-				relay_fail(c, c->rch.status, c->rch.why);
+			if (c->sink == SINK_UPSTREAM && c->up)
+				relay_fail(c, c->rch->status, c->rch->why);
 			c->rs = RS_STOP;
-			return false;
+			c->linger = true;
+			return n;
 		}
+		done = rc == HTTP_DONE;
 	}
 	if (c->rtxn)
-		c->rtxn->bytes_in += n;
-	if (fwd)
-		evbuffer_remove_buffer(in, bufferevent_get_output(c->ub), n);
-	else if (sink)
-		evbuffer_remove_buffer(in, sink, n);
-	else
-		evbuffer_drain(in, n);
-	if (rc == HTTP_DONE && sink)
-		conn_portal_body(c, c->rtxn);
-	if (rc == HTTP_DONE) {
-		bool close = c->rtxn ? c->rtxn->close_after : false;
-		c->rs = (c->rtxn && c->rtxn->upgrade && fwd) ? RS_WAIT
-		    : close ? RS_STOP : RS_HEAD;
-	}
-	return true;
-}
-
-/* Frame and dispatch as many client requests as the buffer holds. */
-static void
-conn_read_requests(struct conn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->cb);
-	const struct http_limits *lim = &c->g->limits;
-	size_t cap = (size_t)lim->max_request_line + lim->max_header_bytes + 8;
-
-	for (;;) {
-		size_t len = evbuffer_get_length(in);
-		if (c->rs == RS_TUNNEL) {
-			if (len && c->ub) {
-				c->tunnel_bytes += len;
-				evbuffer_add_buffer(bufferevent_get_output(c->ub), in);
-				relay_account_tunnel(c);
-			}
-			return;
-		}
-		if (c->rs == RS_STOP) {
-			evbuffer_drain(in, len);
-			return;
-		}
-		if (c->rs == RS_WAIT) { /* bytes after an upgrade wait, bounded */
-			if (len > OUT_HIGH)
-				conn_throttle(c->cb, &c->paused_c, true);
-			return;
-		}
-		if (c->rs == RS_BODY) {
-			if (!conn_request_body(c, in))
-				return;
-			continue;
-		}
-		if (len == 0)
-			return;
-		if (c->nq >= MAX_PIPELINE) { /* wait for answers to go out */
-			conn_throttle(c->cb, &c->paused_c, true);
-			return;
-		}
-		size_t n = len < cap ? len : cap;
-		const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
-		if (buf == NULL) {
-			c->ls = LS_CLOSING;
+		c->rtxn->bytes_in += k;
+	switch (c->sink) {
+	case SINK_UPSTREAM:
+		if (c->up)
+			relay_stage(c, p, k);
+		if (!done && c->rbody == HTTP_BODY_LENGTH && c->up && c->up->upipe == NULL &&
+		    relay_may_splice(c, c->rleft))
+			c->up->upipe = relay_pipe_get(c->g);
+		break;
+	case SINK_DRAIN:
+		/* issue 12: a body after a local answer is bounded in bytes
+		 * (and in time, see conn_deadline) */
+		c->drained += k;
+		if (c->drained > DRAIN_MAX) {
 			c->rs = RS_STOP;
-			return;
+			c->linger = true;
+			if (c->ls == LS_OPEN)
+				c->ls = LS_CLOSING;
+			return n;
 		}
-		int rc = http_req_parse(&c->req, buf, n, lim);
-		if (rc == HTTP_MORE && n == cap)
-			rc = HTTP_ERROR, c->req.status = 431, c->req.why = "head too large";
-		if (rc == HTTP_MORE)
-			return;
-		if (rc == HTTP_ERROR) {
-			conn_framing_error(c, buf, c->req.status, c->req.why);
-			return;
+		break;
+	case SINK_COLLECT:
+		if (c->rtxn && buf_append(&c->rtxn->collect, p, k) < 0) {
+			c->ls = LS_DEAD;
+			return n;
 		}
-		conn_request(c, in, buf);
-		http_req_init(&c->req);
+		break;
+	}
+	if (done)
+		conn_body_done(c);
+	return k;
+}
+
+/* Called by relay.c when a spliced request body reached its end. */
+void
+conn_splice_body_done(struct conn *c)
+{
+	conn_body_done(c);
+}
+
+/* The client sent FIN. Requests already read are still answered, a head
+ * in part can never complete; a body cut short must not reach an answer
+ * as if it were whole (RFC 9112 §8): both sides close at once. */
+static void
+conn_client_eof(struct conn *c)
+{
+	buf_free(&c->in);
+	if (c->rs == RS_BODY) {
+		for (struct txn *t = c->qh; t != NULL; t = t->next)
+			if (t->error == NULL)
+				t->error = "request body cut short";
+		if (c->sink == SINK_UPSTREAM || c->sink == SINK_COLLECT)
+			c->ls = LS_DEAD;
+		else
+			c->rs = RS_STOP;
 	}
 }
 
-/* Move locally generated answers that are now at the front of the queue
- * to the client, so that none overtakes an earlier relayed answer. */
+/* ------------------------------------------------------------------ */
+/* Answers                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Room for an answer of up to need bytes in the shared render space;
+ * what is staged goes out first when it is short of room. */
+static char *
+conn_tx_room(struct conn *c, size_t need)
+{
+	if (IO_READ - conn_io.txlen < need)
+		conn_write_client(c);
+	return IO_READ - conn_io.txlen < need ? NULL : conn_io.tx + conn_io.txlen;
+}
+
+/* Hand an answer rendered at conn_io.tx + txlen (n bytes) to its txn:
+ * staged at once when nothing is queued ahead of it (it goes out with
+ * this event's one write), else kept until the answers ahead are out. */
+static void
+txn_take_answer(struct conn *c, struct txn *t, size_t n)
+{
+	char *p = conn_io.tx + conn_io.txlen;
+
+	t->has_answer = true;
+	if (c->qh == t) {
+		conn_io.txlen += n;
+		t->bytes_out = n;
+		conn_stage_client(c, p, n);
+		txn_done(c);
+		return;
+	}
+	t->answer = malloc(n);
+	if (t->answer == NULL) {
+		t->close_after = true;
+		t->error = "out of memory";
+		return;
+	}
+	memcpy(t->answer, p, n);
+	t->answer_len = (uint32_t)n;
+}
+
+/* Answer t locally with the given status: rendered once, into the
+ * shared render space. The answer cannot overtake an earlier relayed one
+ * (responses keep request order). */
+void
+txn_answer(struct conn *c, struct txn *t, unsigned status, const char *why,
+    const char *location, bool close)
+{
+	struct reply_ctx rc = { .head = t->head, .close = close,
+		.now_s = clock_wall_ms() / 1000 };
+	const size_t size = 16384;
+	char *buf = conn_tx_room(c, size);
+	size_t n = 0;
+
+	if (buf == NULL) {
+		c->ls = LS_DEAD;
+		return;
+	}
+	if (status == 511)
+		n = reply_511(buf, size, &rc, location);
+	else if (location != NULL)
+		n = reply_302(buf, size, &rc, status, location);
+	else
+		n = reply_error(buf, size, &rc, status, why);
+	if (n == 0) { /* the link did not fit: still answer, and close */
+		rc.close = close = true;
+		status = 500;
+		n = reply_error(buf, size, &rc, status, "answer too large");
+	}
+	t->status = status;
+	t->close_after = t->close_after || close;
+	if (why && status >= 400 && t->error == NULL)
+		t->error = why;
+	txn_take_answer(c, t, n);
+}
+
+/* Store a complete answer built elsewhere (the portal) in a txn. One
+ * larger than the render space (a splash with long terms) goes straight
+ * to the client's queue when nothing is ahead of it, else waits in t. */
+static void
+txn_set_answer(struct conn *c, struct txn *t, const char *buf, size_t n,
+    unsigned status, const char *why, bool close)
+{
+	char *dst;
+
+	if (buf == NULL || n == 0) {
+		txn_answer(c, t, 500, "answer too large", NULL, true);
+		return;
+	}
+	t->status = status;
+	t->close_after = t->close_after || close;
+	if (why && t->error == NULL)
+		t->error = why;
+	if (n > IO_READ / 2) {
+		t->has_answer = true;
+		if (c->qh == t) {
+			if (!conn_write_client(c) || buf_append(&c->out, buf, n) < 0) {
+				c->ls = LS_DEAD;
+				return;
+			}
+			t->bytes_out = n;
+			txn_done(c);
+		} else if ((t->answer = malloc(n)) != NULL) {
+			memcpy(t->answer, buf, n);
+			t->answer_len = (uint32_t)n;
+		} else {
+			c->ls = LS_DEAD;
+		}
+		return;
+	}
+	dst = conn_tx_room(c, n);
+	if (dst == NULL) {
+		c->ls = LS_DEAD;
+		return;
+	}
+	memcpy(dst, buf, n);
+	txn_take_answer(c, t, n);
+}
+
+/* The accept form's body is complete: let the portal answer. */
+static void
+conn_portal_body(struct conn *c, struct txn *t)
+{
+	struct reply_ctx rc = { .head = false, .close = t->close_after,
+		.now_s = clock_wall_ms() / 1000 };
+	size_t osize = portal_answer_size(c->g);
+	char *out = malloc(osize);
+	unsigned status = 500;
+	const char *why = NULL;
+	size_t n = 0;
+
+	if (out != NULL)
+		n = portal_answer(c->g, t->preq, buf_data(&t->collect), buf_len(&t->collect),
+		    &rc, out, osize, &status, &why);
+	buf_free(&t->collect);
+	free(t->preq);
+	t->preq = NULL;
+	txn_set_answer(c, t, out, n, status, why, false);
+	free(out);
+}
+
+/* Move local answers that are now at the front of the queue to the
+ * client, so that none overtakes an earlier relayed answer. */
 void
 txn_flush_answers(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->cb);
-
-	while (c->qh != NULL && c->qh->answer != NULL && c->ls == LS_OPEN) {
+	while (c->qh != NULL && c->qh->has_answer && c->ls == LS_OPEN) {
 		struct txn *t = c->qh;
-		/* A local answer for a request whose body is still arriving
-		 * may go out now: the client reads it while it sends. */
-		t->bytes_out = evbuffer_get_length(t->answer);
-		evbuffer_add_buffer(out, t->answer);
+		char *p;
+
+		if (t->answer_len > IO_READ / 2) {
+			if (!conn_write_client(c) ||
+			    buf_append(&c->out, t->answer, t->answer_len) < 0) {
+				c->ls = LS_DEAD;
+				return;
+			}
+			t->bytes_out = t->answer_len;
+			txn_done(c);
+			continue;
+		}
+		p = t->answer_len ? conn_tx_room(c, t->answer_len) : NULL;
+		if (t->answer_len && p == NULL) {
+			c->ls = LS_DEAD;
+			return;
+		}
+		if (p != NULL) {
+			memcpy(p, t->answer, t->answer_len);
+			conn_io.txlen += t->answer_len;
+			conn_stage_client(c, p, t->answer_len);
+		}
+		t->bytes_out = t->answer_len;
 		txn_done(c);
 	}
 }
 
-/* Start the lingering close: our side is done writing; read and discard
- * for a moment so that a client still sending does not get an RST that
- * destroys the answer it has not read yet (RFC 9112 §9.6). */
+/* Release a transaction's memory. */
 static void
-conn_linger(struct conn *c)
+txn_free(struct txn *t)
 {
-	struct timeval tv = { LINGER_SECS, 0 };
-	int fd = bufferevent_getfd(c->cb);
-
-	if (c->ls == LS_LINGER)
-		return;
-	c->ls = LS_LINGER;
-	relay_close(c);
-	if (c->client_eof || fd < 0 || shutdown(fd, SHUT_WR) < 0) {
-		conn_free(c);
-		return;
-	}
-	c->paused_c = false;
-	bufferevent_enable(c->cb, EV_READ);
-	evtimer_add(c->timer, &tv);
+	free(t->answer);
+	buf_free(&t->collect);
+	free(t->preq);
+	free(t);
 }
+
+/* Remove the head of the queue after its answer was handed to the
+ * client, writing its audit line. */
+void
+txn_done(struct conn *c)
+{
+	struct txn *t = c->qh;
+
+	txn_log(c, t);
+	c->g->st.bytes_in += t->bytes_in;
+	c->g->st.bytes_out += t->bytes_out;
+	if (t->relayed)
+		conn_account(c, 0, true);
+	if (t->close_after && c->ls == LS_OPEN)
+		c->ls = LS_CLOSING;
+	if (c->rtxn == t)
+		c->rtxn = NULL;
+	c->qh = t->next;
+	if (c->qh == NULL) {
+		c->qt = NULL;
+		if (c->rs == RS_HEAD)
+			c->t_wait = c->t_progress;
+	}
+	c->nq--;
+	txn_free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing to the client                                               */
+/* ------------------------------------------------------------------ */
+
+/* Add n bytes at p to what this event writes to the client. p must stay
+ * valid until conn_write_client (a read buffer or the render space). */
+void
+conn_stage_client(struct conn *c, const char *p, size_t n)
+{
+	struct stage *s = &conn_io.cst;
+
+	if (n == 0)
+		return;
+	if (s->n > 0 && (const char *)s->v[s->n - 1].iov_base +
+	    s->v[s->n - 1].iov_len == p) {
+		s->v[s->n - 1].iov_len += n;
+	} else {
+		if (s->n == IO_STAGE && !conn_write_client(c))
+			return;
+		s->v[s->n].iov_base = (void *)(uintptr_t)p;
+		s->v[s->n].iov_len = n;
+		s->n++;
+	}
+	s->len += n;
+}
+
+/* Write out (what an earlier write left) and then the staged pieces to
+ * fd at once: one send(2) for one piece, one writev(2) for several. What
+ * the kernel does not take is appended to out; with `queue` nothing is
+ * written now, only queued. The stage is emptied. The bytes written (0
+ * on EAGAIN), or -1 when the socket failed or memory ran out. Both sides
+ * of a connection write through here. */
+ssize_t
+io_write(int fd, struct wk_buf *out, struct stage *s, bool queue)
+{
+	struct iovec v[IO_STAGE + 1];
+	size_t olen = buf_len(out), skip;
+	ssize_t n = 0;
+	int nv = 0;
+
+	if (olen + s->len == 0)
+		return 0;
+	if (!queue) {
+		if (olen > 0) {
+			v[nv].iov_base = buf_data(out);
+			v[nv++].iov_len = olen;
+		}
+		memcpy(v + nv, s->v, (size_t)s->n * sizeof(v[0]));
+		nv += s->n;
+		do
+			n = nv == 1 ? send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL)
+				    : writev(fd, v, nv);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN) {
+			s->n = 0;
+			s->len = 0;
+			return -1;
+		}
+		if (n < 0)
+			n = 0;
+	}
+	skip = (size_t)n < olen ? 0 : (size_t)n - olen;
+	buf_consume(out, (size_t)n < olen ? (size_t)n : olen);
+	for (int i = 0; i < s->n; i++) {
+		size_t l = s->v[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (buf_append(out, (char *)s->v[i].iov_base + skip, l - skip) < 0)
+			n = -1;
+		skip = 0;
+	}
+	s->n = 0;
+	s->len = 0;
+	return n;
+}
+
+/* Write what is queued for the client (c->out, then this event's staged
+ * bytes) at once; what the kernel does not take is kept and EV_WRITE
+ * waits for room. False when the client is gone (the connection is then
+ * LS_DEAD). */
+bool
+conn_write_client(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->ls == LS_DEAD) {
+		conn_io.cst.n = 0;
+		conn_io.cst.len = 0;
+	} else if (buf_len(&c->out) + conn_io.cst.len == 0) {
+		/* nothing to write: wblocked may be a splice's EAGAIN */
+	} else if ((n = io_write(c->fd, &c->out, &conn_io.cst, c->wblocked)) < 0) {
+		c->ls = LS_DEAD;
+	} else {
+		if (n > 0)
+			conn_progress(c);
+		c->wblocked = buf_len(&c->out) > 0;
+	}
+	conn_io.txlen = 0;
+	return c->ls != LS_DEAD;
+}
+
+/* Count relayed bytes against the client's session (quota, idle) in
+ * batches, and at least once a second while they flow, so that a long
+ * download or tunnel uses its quota as it goes; relay_close counts the
+ * rest. */
+void
+conn_account(struct conn *c, uint64_t n, bool now)
+{
+	struct upstream *u = c->up;
+
+	if (u == NULL)
+		return;
+	u->acct += n;
+	if (u->acct == 0)
+		return;
+	if (!now && u->acct < ACCOUNT_BYTES && c->t_progress - u->t_account < ACCOUNT_MS)
+		return;
+	if (c->has_mac)
+		grant_account(c->g, &c->mac, u->acct);
+	u->acct = 0;
+	u->t_account = c->t_progress;
+}
+
+/* ------------------------------------------------------------------ */
+/* After every event                                                   */
+/* ------------------------------------------------------------------ */
 
 /* Log and forget requests that will never be answered because the
  * connection is closing (an earlier answer said close, or the upstream
@@ -610,8 +1081,6 @@ conn_linger(struct conn *c)
 static void
 conn_drop_queue(struct conn *c)
 {
-	if (c->qh == NULL)
-		return;
 	while (c->qh) {
 		struct txn *t = c->qh;
 		if (t->error == NULL)
@@ -622,288 +1091,17 @@ conn_drop_queue(struct conn *c)
 	}
 	c->qt = c->rtxn = NULL;
 	c->nq = 0;
-	relay_close(c);
-}
-
-/* True when the client may be read again: its answers, the upstream's
- * output and the pipeline all have room. */
-static bool
-conn_can_read_client(struct conn *c)
-{
-	if (evbuffer_get_length(bufferevent_get_output(c->cb)) > OUT_HIGH ||
-	    c->nq >= MAX_PIPELINE)
-		return false;
-	if (c->ub && evbuffer_get_length(bufferevent_get_output(c->ub)) > OUT_HIGH)
-		return false;
-	return !(c->rs == RS_WAIT &&
-	    evbuffer_get_length(bufferevent_get_input(c->cb)) > OUT_HIGH);
-}
-
-/* Half-close propagation: a side that sent FIN is told on to the other
- * side once everything before it has been written. Returns true when
- * both directions are finished (the connection can go). */
-static bool
-conn_half_close(struct conn *c)
-{
-	if (c->client_eof && c->ub && c->us == US_OPEN && !c->u_shut &&
-	    evbuffer_get_length(bufferevent_get_output(c->ub)) == 0) {
-		if (shutdown(bufferevent_getfd(c->ub), SHUT_WR) < 0)
-			log_debug("%s: upstream shutdown: %s", c->cip_s, strerror(errno));
-		c->u_shut = true;
-	}
-	if (c->rs != RS_TUNNEL)
-		return false;
-	if ((c->up_eof || c->ub == NULL) && !c->c_shut &&
-	    evbuffer_get_length(bufferevent_get_output(c->cb)) == 0) {
-		if (shutdown(bufferevent_getfd(c->cb), SHUT_WR) < 0)
-			log_debug("%s: client shutdown: %s", c->cip_s, strerror(errno));
-		c->c_shut = true;
-	}
-	return c->c_shut && (c->u_shut || c->ub == NULL);
-}
-
-/* Work out what the connection can do next after any event. This is the
- * last call of every callback, because it may free the connection. */
-void
-conn_pump(struct conn *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->cb);
-
-	if (c->ls == LS_LINGER)
-		return;
-	if (c->ls == LS_OPEN && !c->client_eof)
-		conn_read_requests(c);
-	if (c->shed) {
-		conn_free(c);
-		return;
-	}
-	txn_flush_answers(c);
-	if (c->ls == LS_CLOSING)
-		conn_drop_queue(c);
-	if (conn_half_close(c)) {
-		conn_free(c);
-		return;
-	}
-	if (c->ub)
-		conn_throttle(c->ub, &c->paused_u, evbuffer_get_length(out) > OUT_HIGH);
-	if (!c->client_eof)
-		conn_throttle(c->cb, &c->paused_c, !conn_can_read_client(c));
-	if (c->rs == RS_TUNNEL)
-		return;
-
-	/* Done with requests: close once every answer is out. */
-	bool done = c->ls == LS_CLOSING || c->rs == RS_STOP || c->client_eof;
-	if (done && c->qh == NULL && evbuffer_get_length(out) == 0) {
-		if (c->client_eof)
-			conn_free(c);
-		else
-			conn_linger(c);
-		return;
-	}
-	/* Arm the header timer while waiting for a request head. */
-	if (c->rs == RS_HEAD && c->qh == NULL && !evtimer_pending(c->timer, NULL)) {
-		struct timeval tv = { c->g->conf->header_timeout, 0 };
-		evtimer_add(c->timer, &tv);
-	}
-}
-
-/* Client bytes arrived. */
-static void
-conn_on_client_read(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if (c->ls == LS_LINGER) {
-		evbuffer_drain(bufferevent_get_input(c->cb),
-		    evbuffer_get_length(bufferevent_get_input(c->cb)));
-		return;
-	}
-	conn_pump(c);
-}
-
-/* The client's output drained below the low mark. */
-static void
-conn_on_client_write(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if (c->ub) /* upstream bytes may wait in its input after a pause */
-		relay_read_responses(c);
-	conn_pump(c);
-}
-
-/* EOF, error or timeout on the client side. */
-static void
-conn_on_client_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)bev;
-	if (c->ls == LS_LINGER || (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
-		if (what & BEV_EVENT_TIMEOUT)
-			c->g->st.timeouts++;
-		conn_free(c);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		/* Requests already read are still answered; a partial head
-		 * left behind can never complete. */
-		c->client_eof = true;
-		conn_pump(c);
-	}
-}
-
-/* Header timer: a stalled head gets 408, an idle connection just closes. */
-static void
-conn_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	if (c->ls == LS_LINGER || c->rs != RS_HEAD) {
-		if (c->ls == LS_LINGER)
-			conn_free(c);
-		return;
-	}
-	if (c->qh != NULL) { /* waiting on answers: not the client's fault */
-		struct timeval tv = { c->g->conf->header_timeout, 0 };
-		evtimer_add(c->timer, &tv);
-		return;
-	}
-	c->g->st.timeouts++;
-	if (evbuffer_get_length(bufferevent_get_input(c->cb)) == 0) {
-		conn_free(c);
-		return;
-	}
-	conn_framing_error(c, NULL, 408, "request head not completed in time");
-	conn_pump(c);
-}
-
-/* Release a connection and everything it owns: both sockets, the timer
- * and every queued transaction. The only place a conn is freed. */
-void
-conn_free(struct conn *c)
-{
-	struct gate *g = c->g;
-
-	if (c->id.mac != NULL && c->tunnel_bytes > 0)
-		grant_account(g, c->id.mac, c->tunnel_bytes);
-	while (c->qh) {
-		struct txn *t = c->qh;
-		c->qh = t->next;
-		if (t->error == NULL) /* never answered: logged with status 0 */
-			t->error = "not answered: connection closed";
-		txn_log(c, t);
-		txn_free(t);
-	}
-	if (c->ub)
-		bufferevent_free(c->ub);
-	if (c->cb) {
-		if (c->shed) { /* the short close of limits: reset, send nothing */
-			struct linger lg = { 1, 0 };
-			if (setsockopt(bufferevent_getfd(c->cb), SOL_SOCKET, SO_LINGER,
-				&lg, sizeof(lg)) < 0)
-				log_debug("%s: SO_LINGER: %s", c->cip_s, strerror(errno));
-		}
-		bufferevent_free(c->cb);
-	}
-	limiter_release(g->lim, c->lim_hold);
-	if (c->timer)
-		event_free(c->timer);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		g->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	g->nconns--;
-	free(c);
-}
-
-/* Close a connection the limiter chose to make room for a lighter client
- * (the gate is full, or out of descriptors): reset, like a refusal. */
-void
-conn_shed(struct gate *g, void *conn)
-{
-	struct conn *c = conn;
-
-	(void)g;
-	c->shed = true;
-	conn_free(c);
-}
-
-/* Take a freshly accepted socket: find where it was going and who sent
- * it, and start framing its requests. */
-void
-conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
-    uint32_t hold)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	socklen_t llen = sizeof(union wk_sockaddr);
-	struct timeval idle = { g->conf->idle_timeout, 0 };
-	struct timeval hdr = { g->conf->header_timeout, 0 };
-	struct wk_ip lip;
-	int redirected;
-
-	if (c == NULL || getsockname(fd, &c->local.sa, &llen) < 0) {
-		free(c);
-		limiter_release(g->lim, hold);
-		close(fd);
-		return;
-	}
-	memcpy(&c->peer, peer, (size_t)plen < sizeof(c->peer) ? (size_t)plen : sizeof(c->peer));
-	c->g = g;
-	redirected = origdst_get(fd, &c->local.sa, &c->dst);
-	addr_ip_from_sa(&c->peer.sa, &c->id.client);
-	c->id.ifindex = ident_socket_ifindex(fd);
-	addr_ip_from_sa(&c->dst.sa, &c->id.dst);
-	addr_ip_from_sa(&c->local.sa, &lip);
-	c->id.conf = g->conf;
-	c->id.dst_port = addr_sa_port(&c->dst.sa);
-	c->id.dst_is_gate = redirected < 0 || addr_ip_equal(&c->id.dst, &lip) ||
-	    origdst_is_local(&c->id.dst);
-	addr_ip_format(&c->id.client, c->cip_s);
-	addr_sa_format(&c->dst.sa, c->dst_s);
-
-	c->cb = bufferevent_socket_new(g->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	c->timer = evtimer_new(g->base, conn_on_timer, c);
-	if (c->cb == NULL || c->timer == NULL) {
-		if (c->cb)
-			bufferevent_free(c->cb);
-		else
-			close(fd);
-		if (c->timer)
-			event_free(c->timer);
-		free(c);
-		limiter_release(g->lim, hold);
-		return;
-	}
-	c->lim_hold = hold;
-	limiter_bind(g->lim, hold, c);
-	bufferevent_setcb(c->cb, conn_on_client_read, conn_on_client_write,
-	    conn_on_client_event, c);
-	bufferevent_setwatermark(c->cb, EV_WRITE, OUT_HIGH / 2, 0);
-	bufferevent_set_timeouts(c->cb, &idle, &idle);
-	bufferevent_enable(c->cb, EV_READ | EV_WRITE);
-	evtimer_add(c->timer, &hdr);
-	c->next = g->conns;
-	if (g->conns)
-		g->conns->prev = c;
-	g->conns = c;
-	g->nconns++;
-	g->st.accepted++;
+	if (c->up)
+		relay_close(c);
 }
 
 /* True when the connection relays something right now: a request or
- * answer in flight to or from the upstream, or a tunnel. */
+ * answer in flight to or from the upstream, a request body, or a tunnel. */
 static bool
 conn_relaying(const struct conn *c)
 {
-	if (c->rs == RS_TUNNEL || c->rs == RS_WAIT)
+	if (c->rs == RS_TUNNEL || c->rs == RS_WAIT ||
+	    (c->rs == RS_BODY && c->sink == SINK_UPSTREAM))
 		return true;
 	for (const struct txn *t = c->qh; t != NULL; t = t->next)
 		if (t->relayed)
@@ -911,19 +1109,291 @@ conn_relaying(const struct conn *c)
 	return false;
 }
 
+/* True when the client socket should be read now. */
+static bool
+conn_wants_read(const struct conn *c)
+{
+	const struct upstream *u = c->up;
+
+	if (c->ls == LS_LINGER)
+		return true;
+	if (c->client_eof || c->ls != LS_OPEN)
+		return false;
+	switch (c->rs) {
+	case RS_HEAD:
+		return conn_can_frame(c) && !c->in_wait;
+	case RS_BODY:
+		if (c->sink != SINK_UPSTREAM || u == NULL)
+			return buf_len(&c->out) <= ANSWER_HIGH;
+		/* FALLTHROUGH */
+	case RS_TUNNEL:
+		return u != NULL && u->us == US_OPEN && buf_len(&u->out) == 0 &&
+		    !u->wblocked && (u->upipe == NULL || relay_pipe_empty(u->upipe));
+	case RS_WAIT:
+		return false;
+	case RS_STOP:
+		return true; /* discard, and see the client's FIN */
+	}
+	return false;
+}
+
+/* Add the client event for exactly the directions wanted. */
+static void
+conn_update(struct conn *c)
+{
+	short mask = (conn_wants_read(c) ? EV_READ : 0) | (c->wblocked ? EV_WRITE : 0);
+
+	if (mask == c->evmask)
+		return;
+	event_del(&c->ev);
+	event_assign(&c->ev, c->g->base, c->fd, mask | EV_PERSIST, conn_on_event, c);
+	c->evmask = mask;
+	if (mask != 0)
+		event_add(&c->ev, NULL);
+}
+
+/* Our side is done writing: read and discard for a moment so that a
+ * client still sending does not get an RST that destroys the answer it
+ * has not read yet (RFC 9112 §9.6). */
+static void
+conn_linger(struct conn *c)
+{
+	if (c->up)
+		relay_close(c);
+	if (c->client_eof || shutdown(c->fd, SHUT_WR) < 0) {
+		c->ls = LS_DEAD;
+		return;
+	}
+	c->ls = LS_LINGER;
+	c->t_wait = clock_mono_ms();
+}
+
+/* Work out what the connection does next after any event: write what
+ * the event produced, pass half-closes on, close when done, then add the
+ * events and the deadline it now needs. This is the last call of every
+ * callback, because it may free the connection. */
+void
+conn_pump(struct conn *c)
+{
+	bool done, resume = false;
+
+	/* Requests that waited for room: framed in rounds, each written
+	 * before the next (answers staged count against ANSWER_HIGH); more
+	 * than a few rounds wait for the next loop pass, for fairness. */
+	for (int round = 0; c->ls == LS_OPEN && c->in_wait; round++) {
+		if (conn_io.cst.len > 0 && !conn_write_client(c))
+			break;
+		if (!conn_can_frame(c))
+			break;
+		if (round == RESUME_ROUNDS) {
+			resume = true;
+			break;
+		}
+		conn_read(c, false);
+	}
+	if (c->up && c->ls != LS_DEAD)
+		relay_flush(c);
+	if (c->ls != LS_DEAD)
+		txn_flush_answers(c);
+	if (c->ls != LS_DEAD)
+		conn_write_client(c);
+	if (c->ls == LS_DEAD) {
+		conn_free(c);
+		return;
+	}
+	if (c->ls == LS_LINGER)
+		goto events;
+	if (c->ls == LS_CLOSING)
+		conn_drop_queue(c);
+	/* Half-closes are passed on once everything before them is out. */
+	if (c->client_eof && c->up && c->up->us == US_OPEN && !c->up->shut &&
+	    buf_len(&c->up->out) == 0 && (c->up->upipe == NULL || relay_pipe_empty(c->up->upipe))) {
+		if (shutdown(c->up->fd, SHUT_WR) < 0)
+			log_debug("upstream shutdown: %s", strerror(errno));
+		c->up->shut = true;
+	}
+	if (c->rs == RS_TUNNEL) {
+		if (!c->c_shut && (c->up == NULL || c->up->eof) && buf_len(&c->out) == 0 &&
+		    (c->up == NULL || c->up->pipe == NULL || relay_pipe_empty(c->up->pipe))) {
+			if (shutdown(c->fd, SHUT_WR) < 0)
+				log_debug("client shutdown: %s", strerror(errno));
+			c->c_shut = true;
+		}
+		if (c->c_shut && (c->up == NULL || c->up->shut)) {
+			conn_free(c);
+			return;
+		}
+		goto events;
+	}
+	done = c->ls == LS_CLOSING || c->rs == RS_STOP || c->client_eof || c->stop_after;
+	if (done && c->qh == NULL && buf_len(&c->out) == 0 &&
+	    !(c->rs == RS_BODY && c->sink == SINK_UPSTREAM)) {
+		if (c->client_eof || !c->linger) {
+			conn_free(c);
+			return;
+		}
+		conn_linger(c);
+		if (c->ls == LS_DEAD) {
+			conn_free(c);
+			return;
+		}
+	}
+events:
+	conn_update(c);
+	if (c->up)
+		relay_update(c);
+	conn_arm(c);
+	if (resume) /* after conn_update: a del there would cancel it */
+		event_active(&c->ev, EV_READ, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Timeouts                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The next moment something times out (mono ms), or 0: lingering ends,
+ * an upstream connect gives up, a relay with no progress either way is
+ * idle, a local answer's body drain ends, a head must be complete. */
+static uint64_t
+conn_deadline(const struct conn *c)
+{
+	const struct wk_conf *cf = c->g->conf;
+	uint64_t d = 0, idle = c->t_progress + (uint64_t)cf->idle_timeout * 1000;
+	uint64_t hdr = c->t_wait + (uint64_t)cf->header_timeout * 1000;
+
+	if (c->ls == LS_LINGER)
+		return c->t_wait + LINGER_SECS * 1000;
+	if (c->up && c->up->us == US_CONNECTING)
+		d = c->up->t_connect + (uint64_t)cf->upstream_connect_timeout * 1000;
+	if (conn_relaying(c) || c->wblocked || (c->up && c->up->wblocked))
+		d = d == 0 || idle < d ? idle : d;
+	else if (c->rs == RS_BODY || (c->rs == RS_HEAD && c->qh == NULL))
+		d = d == 0 || hdr < d ? hdr : d;
+	return d;
+}
+
+/* Add the timer for the earliest deadline of all connections. */
+static void
+conn_timer_update(void)
+{
+	uint64_t first = dheap_first(&deadlines), now;
+	struct timeval tv;
+
+	if (first == 0 || first == deadline_ev_at)
+		return;
+	now = clock_mono_ms();
+	tv.tv_sec = first > now ? (time_t)((first - now) / 1000) : 0;
+	tv.tv_usec = first > now ? (suseconds_t)((first - now) % 1000) * 1000 : 0;
+	if (event_add(deadline_ev, &tv) == 0)
+		deadline_ev_at = first;
+}
+
+/* Put the connection's next deadline in the heap. A later deadline
+ * leaves an earlier entry in place: it comes due, finds nothing to do,
+ * and is moved on, so steady traffic costs no timer work at all (libevent's
+ * own timeouts on the socket event would be pushed back at every read). */
+static void
+conn_arm(struct conn *c)
+{
+	uint64_t d = conn_deadline(c);
+
+	if (d == 0 || (c->armed != 0 && c->armed <= d))
+		return;
+	if (dheap_set(&deadlines, &c->hidx, d, c) < 0) {
+		c->ls = LS_DEAD; /* no timeout is no option: let it go */
+		return;
+	}
+	c->armed = d;
+	conn_timer_update();
+}
+
+/* The timer: every connection whose deadline is due acts on it. */
+static void
+conn_on_deadlines(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = clock_mono_ms();
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	deadline_ev_at = 0;
+	while ((c = dheap_pop_due(&deadlines, now)) != NULL) {
+		c->armed = 0;
+		conn_on_timeout(c);
+		conn_pump(c);
+	}
+	conn_timer_update();
+}
+
+/* The alarm went off: act on whatever is due. */
+static void
+conn_on_timeout(struct conn *c)
+{
+	const struct wk_conf *cf = c->g->conf;
+	uint64_t now = clock_mono_ms(), d = conn_deadline(c);
+	struct txn *t = c->qh;
+
+	if (d == 0 || now < d)
+		return; /* nothing due yet: conn_pump arms it again */
+	c->g->st.timeouts++;
+	if (c->ls == LS_LINGER) {
+		c->ls = LS_DEAD;
+		return;
+	}
+	if (c->up && c->up->us == US_CONNECTING &&
+	    now >= c->up->t_connect + (uint64_t)cf->upstream_connect_timeout * 1000) {
+		relay_fail(c, 504, "upstream connect timeout");
+		return;
+	}
+	if (conn_relaying(c) || c->wblocked || (c->up && c->up->wblocked)) {
+		/* idle: nothing moved either way for idle_timeout */
+		if (t != NULL && t->relayed && !t->sent && c->rs != RS_BODY) {
+			relay_fail(c, 504, "upstream idle timeout");
+			return;
+		}
+		for (; t != NULL; t = t->next)
+			if (t->error == NULL)
+				t->error = "idle timeout";
+		c->ls = LS_DEAD;
+		return;
+	}
+	if (c->rs == RS_BODY) { /* a drained or collected body took too long */
+		if (c->rtxn && c->rtxn->error == NULL)
+			c->rtxn->error = "request body not completed in time";
+		c->rs = RS_STOP;
+		c->linger = false; /* its answer went out header_timeout ago */
+		if (c->ls == LS_OPEN && c->sink == SINK_COLLECT)
+			c->ls = LS_DEAD;
+		else if (c->ls == LS_OPEN)
+			c->ls = LS_CLOSING;
+		return;
+	}
+	if (c->rs == RS_HEAD && c->qh == NULL) {
+		if (buf_len(&c->in) == 0) { /* an idle connection just closes */
+			c->ls = LS_DEAD;
+			return;
+		}
+		conn_framing_error(c, NULL, 408, "request head not completed in time");
+		buf_free(&c->in);
+		conn_req_done(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions ending, stopping                                           */
+/* ------------------------------------------------------------------ */
+
 /* Decide a connection again, as its next request head would be, against
  * the current sessions and configuration: true when still forwarded. */
 static bool
 conn_still_admitted(struct conn *c)
 {
+	struct policy_in in;
 	const char *why;
 
-	c->id.conf = c->g->conf;
-	c->id.path = NULL;
-	c->id.path_len = 0;
-	c->id.session_admitted = c->id.mac != NULL && grant_check(c->g, c->id.mac);
-	c->id.dst_in_garden_dns = garden_match(c->g->garden, &c->id.dst);
-	return policy_decide(&c->id, &why) == V_FORWARD;
+	conn_identify(c, &in, NULL, 0);
+	return policy_decide(&in, &why) == V_FORWARD;
 }
 
 /* conn_client_ended's pass: every marked connection that relays for a
@@ -949,13 +1419,14 @@ conn_on_recheck(evutil_socket_t fd, short what, void *arg)
 		if (c->ls == LS_LINGER || conn_still_admitted(c))
 			continue;
 		if (!conn_relaying(c)) {
-			relay_close(c);
+			if (c->up)
+				relay_close(c);
 			continue;
 		}
 		for (struct txn *t = c->qh; t != NULL; t = t->next)
 			if (t->error == NULL)
 				t->error = "session ended";
-		log_debug("%s: session ended; closing a relayed connection", c->cip_s);
+		log_debug("session ended; closing a relayed connection");
 		conn_free(c);
 	}
 }
@@ -978,9 +1449,98 @@ conn_client_ended(struct gate *g, const struct wk_mac *mac)
 		g->recheck_all = true;
 	else
 		for (struct conn *c = g->conns; c != NULL; c = c->next)
-			if (c->id.mac != NULL && addr_mac_equal(c->id.mac, mac))
+			if (c->has_mac && addr_mac_equal(&c->mac, mac))
 				c->recheck = true;
 	event_active(g->recheck, EV_TIMEOUT, 1);
+}
+
+/* Graceful stop (SIGTERM): idle connections close now, tunnels too;
+ * the others finish the answers in flight and then close. */
+void
+conn_stop_all(struct gate *g)
+{
+	struct conn *c, *next;
+
+	for (c = g->conns; c != NULL; c = next) {
+		next = c->next;
+		c->stop_after = true;
+		if (c->rs == RS_TUNNEL || (c->qh == NULL && buf_len(&c->out) == 0 &&
+		    !(c->rs == RS_BODY && c->sink == SINK_UPSTREAM)))
+			conn_free(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The end: free, and the audit line                                   */
+/* ------------------------------------------------------------------ */
+
+/* Give freed heap memory back to the system once connections that held
+ * buffers (a pipelined flood that never read its answers) have released
+ * a few MiB: glibc would otherwise keep the fragmented heap resident. */
+static void
+conn_trim(size_t freed)
+{
+	static size_t since;
+
+	since += freed;
+	if (since >= TRIM_AFTER) {
+		malloc_trim(0);
+		since = 0;
+	}
+}
+
+/* Release a connection and everything it owns: both sockets, its
+ * buffers, its pipe and every queued transaction (each logged). The only
+ * place a conn is freed. */
+void
+conn_free(struct conn *c)
+{
+	struct gate *g = c->g;
+
+	while (c->qh) {
+		struct txn *t = c->qh;
+		c->qh = t->next;
+		if (t->error == NULL) /* never answered: logged with status 0 */
+			t->error = "not answered: connection closed";
+		txn_log(c, t);
+		txn_free(t);
+	}
+	if (c->up)
+		relay_close(c);
+	dheap_remove(&deadlines, &c->hidx);
+	event_del(&c->ev);
+	if (c->shed) { /* the short close of limits: reset, send nothing */
+		struct linger lg = { 1, 0 };
+		if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+			log_debug("SO_LINGER: %s", strerror(errno));
+	}
+	close(c->fd);
+	limiter_release(g->lim, c->lim_hold);
+	conn_trim((size_t)c->in.cap + c->out.cap);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	conn_req_done(c);
+	free(c->rch);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	g->nconns--;
+	free(c);
+}
+
+/* Close a connection the limiter chose to make room for a lighter client
+ * (the gate is full, or out of descriptors): reset, like a refusal. */
+void
+conn_shed(struct gate *g, void *conn)
+{
+	struct conn *c = conn;
+
+	(void)g;
+	c->shed = true;
+	conn_free(c);
 }
 
 /* Free every connection (shutdown). */
@@ -992,4 +1552,47 @@ conn_free_all(struct gate *g)
 	if (g->recheck != NULL)
 		event_free(g->recheck);
 	g->recheck = NULL;
+	if (deadline_ev != NULL)
+		event_free(deadline_ev);
+	deadline_ev = NULL;
+	deadline_ev_at = 0;
+	dheap_free(&deadlines);
+	relay_pipes_free();
+}
+
+/* Write the audit record of a finished transaction, straight into the
+ * audit queue of this loop pass. */
+static void
+txn_log(struct conn *c, const struct txn *t)
+{
+	char cip[WK_IP_STRLEN], dst[WK_SA_STRLEN], mac[WK_MAC_STRLEN];
+	struct audit_req r = {
+		.ts_ms = clock_wall_ms(),
+		.client_ip = cip,
+		.iface = ident_ifname(c->g, c->ifindex),
+		.mac = c->has_mac ? mac : NULL,
+		.mac_random = c->mac_random,
+		.dst = dst,
+		.method = t->method,
+		.host = t->has_host ? t->host : NULL,
+		.path = t->path,
+		.verdict = policy_verdict_name(t->verdict),
+		.reason = t->reason,
+		.status = t->status,
+		.upstream_status = t->upstream_status,
+		.bytes_in = t->bytes_in,
+		.bytes_out = t->bytes_out,
+		.error = t->error,
+	};
+	char *line = audit_line_begin(AUDIT_LINE_MAX);
+
+	gate_count_request(c->g, t->verdict);
+	if (line == NULL)
+		return;
+	addr_ip_format(&c->client, cip);
+	addr_sa_format(&c->dst.sa, dst);
+	if (c->has_mac)
+		addr_mac_format(&c->mac, mac);
+	r.ms = r.ts_ms > t->t0_ms ? (uint64_t)(r.ts_ms - t->t0_ms) : 0;
+	audit_line_end(audit_format_request(line, AUDIT_LINE_MAX, &r));
 }

@@ -2,10 +2,13 @@
 # instructions: a deterministic cost figure for wicketd's hot path -- the CPU
 # instructions one keep-alive request costs, counted by callgrind as the
 # difference between a 1,000- and a 5,000-request run in the e2e topology.
-"""Usage (root): python3 scripts/bench/instructions.py [deny|forward]
+"""Usage (root): python3 scripts/bench/instructions.py [deny|deny-splash|forward]
 
-deny: requests answered 511 (the default); forward: admitted by allow_ip and
-relayed to the origin. Prints "instructions per request: N".
+deny: requests answered 511 with a link to an external portal_url, as in the
+benchmark (the default); deny-splash: the same with the default configuration,
+whose 511 links to the gate's own splash with a signed return URL (one
+HMAC-SHA256 per 511); forward: admitted by allow_ip and relayed to the origin.
+Prints "instructions per request: N".
 """
 
 import os
@@ -35,20 +38,31 @@ for i in range(n):
 """
 
 
-def run(n, mode, out):
-    """Total instructions of a wicketd run serving n requests."""
+def serve(n, mode, tool, stop=None):
+    """Run wicketd under `tool` (a command line ending where wicketd's own begins) in
+    the e2e topology while one keep-alive connection sends n requests (511, or relayed
+    to the origin with mode "forward"); `stop(gate)` ends it (default: SIGTERM)."""
     conf = ("listen 0.0.0.0:3990\naudit_log {audit}\ncontrol_socket {tmp}/c.sock\n"
-            "state_file {tmp}/state\n")
+            "state_file {tmp}/state\nclient_connections 1000000\nclient_connect_rate 0\n"
+            "client_511_rate 0\n")
     if mode == "forward":
         conf += "allow_ip 10.99.0.0/24\n"
+    if mode == "deny":
+        conf += "portal_url http://10.99.0.1/portal\n"
     with h.Topology() as t:
         if mode == "forward":
             t.start_origin()
-        g = t.start_wicketd(conf, binary="/usr/bin/valgrind",
-                            args=("--tool=callgrind", "--callgrind-out-file=" + out,
-                                  os.path.join(REPO, "build", "wicketd"), "-d"))
+        g = t.start_wicketd(conf, binary=tool[0],
+                            args=tuple(tool[1:]) + (os.path.join(REPO, "build", "wicketd"), "-d"))
         t.client.ns.run([sys.executable, "-c", CLIENT, str(n)], timeout=600)
+        if stop is not None:
+            stop(g)
         g.stop(check=False, timeout=60)
+
+
+def run(n, mode, out):
+    """Total instructions of a wicketd run serving n requests."""
+    serve(n, mode, ["/usr/bin/valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
     with open(out) as f:
         tot = [ln for ln in f if ln.startswith(("summary:", "totals:"))]
     os.unlink(out)
@@ -58,7 +72,7 @@ def run(n, mode, out):
 def main():
     """Measure and print."""
     mode = sys.argv[1] if len(sys.argv) > 1 else "deny"
-    if mode not in ("deny", "forward"):
+    if mode not in ("deny", "deny-splash", "forward"):
         print(__doc__)
         return 2
     a = run(1000, mode, "/tmp/wicket-cg.1000.out")

@@ -22,10 +22,17 @@ The Python origin (`serve`, keep-alive, answers 100 Continue) by path:
     /upload (or any POST/PUT)  200 with JSON {length, sha256, chunks, te, cl} of the decoded body
     /slowsink                  the same, after waiting SLOWSINK_PAUSE s before reading the body
     /ws                        RFC 6455 handshake, then echoes text/binary frames, answers ping/close
+                               (/ws?hold=1: after the client's FIN, stays silent for 60 s)
     /hang                      reads the request and never answers
     /reset                     head with Content-Length 1000000, 100000 bytes, then RST (SO_LINGER 0)
     /status/NNN                that status with a short body
     /pace?bytes=N&rate=R       N bytes (Content-Length) sent at about R bytes per second, in 1 KiB writes
+    /gen?n=N&mode=M            N bytes of gen_body(N): M is cl (Content-Length), chunked (chunks of
+                               varying size) or close (close-delimited, then FIN)
+    /endless                   a response head that never ends: "HTTP/1.1 200 OK\r\nX: " then bytes
+                               until the peer goes away
+    /early (POST)              answers 200 at once, before reading the body, then reads it (logged
+                               as "early_body") and serves the next request on the connection
     anything else              200 "py-origin: METHOD TARGET"
 """
 
@@ -34,6 +41,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import socket
 import struct
 import subprocess
@@ -74,6 +82,29 @@ def make_files(root, sizes, seed=b"wicket"):
         os.chmod(path, 0o644)
         out[name] = h.hexdigest()
     return out
+
+
+_GEN = [hashlib.sha256(b"gen%d" % i).digest() * 2048 for i in range(61)]  # 61 blocks of 64 KiB
+
+
+def gen_chunks(n):
+    """The body /gen sends for n bytes, as successive pieces of at most 64 KiB."""
+    i = 0
+    while n > 0:
+        b = _GEN[i % 61]
+        if n < len(b):
+            b = b[:n]
+        yield b
+        n -= len(b)
+        i += 1
+
+
+def gen_sha(n):
+    """sha256 hex of the n-byte /gen body."""
+    h = hashlib.sha256()
+    for b in gen_chunks(n):
+        h.update(b)
+    return h.hexdigest()
 
 
 def sha256_file(path):
@@ -141,7 +172,7 @@ def _wait_port(ns, host, port, proc, timeout=5.0):
 class Nginx:
     """nginx from Debian in a namespace, with its own config, pid file and logs in a temp dir."""
 
-    def __init__(self, ns, workdir, http_block, workers=1):
+    def __init__(self, ns, workdir, http_block, workers=1, connections=4096):
         """Write nginx.conf into `workdir`; `http_block` is the text inside `http { }`."""
         self.ns, self.dir = ns, workdir
         os.makedirs(workdir, exist_ok=True)
@@ -156,7 +187,8 @@ class Nginx:
             "worker_processes %d;\n"
             "pid %s/nginx.pid;\n"
             "error_log %s warn;\n"
-            "events { worker_connections 4096; }\n"
+            "worker_rlimit_nofile %d;\n"
+            "events { worker_connections %d; }\n"
             "http {\n"
             "  client_body_temp_path %s/body;\n"
             "  proxy_temp_path %s/proxy;\n"
@@ -166,7 +198,10 @@ class Nginx:
             "  keepalive_requests 1000000;\n"
             "  keepalive_timeout 60s;\n"
             "%s\n"
-            "}\n" % (workers, workdir, self.errlog, workdir, workdir, workdir, workdir, workdir, http_block))
+            "}\n" % (workers, workdir, self.errlog,
+                     min(2 * connections + 64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]),
+                     connections, workdir, workdir,
+                     workdir, workdir, workdir, http_block))
         with open(self.conf, "w") as f:
             f.write(text)
         self.proc = None
@@ -379,8 +414,17 @@ def _ws_recv_frame(r):
     if not r.exact(n, data.extend):
         return None
     if masked:
-        data = bytearray(b ^ key[i % 4] for i, b in enumerate(data))
+        data = ws_mask(bytes(data), bytes(key))
     return op, bytes(data)
+
+
+def ws_mask(data, key):
+    """XOR data with the repeated 4-byte key (RFC 6455 §5.3), at C speed."""
+    n = len(data)
+    if n == 0:
+        return data
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
 
 
 def ws_frame(opcode, payload, mask=None):
@@ -395,8 +439,7 @@ def ws_frame(opcode, payload, mask=None):
     else:
         head = struct.pack("!BBQ", b0, mbit | 127, n)
     if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        return head + mask + payload
+        return head + mask + ws_mask(payload, mask)
     return head + payload
 
 
@@ -405,7 +448,7 @@ def ws_accept(key):
     return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
 
 
-def _websocket(sock, r, headers, log, peer):
+def _websocket(sock, r, headers, log, peer, hold=False):
     """Answer the upgrade with 101 and echo text/binary frames until close."""
     key = _hget(headers, "Sec-WebSocket-Key")
     if "websocket" not in _hget(headers, "Upgrade").lower() or not key:
@@ -418,6 +461,8 @@ def _websocket(sock, r, headers, log, peer):
         f = _ws_recv_frame(r)
         if f is None:
             log.write({"event": "ws_eof", "peer": peer})
+            if hold:  # a silent origin: keep the connection, say nothing
+                time.sleep(60)
             return False
         op, data = f
         log.write({"event": "ws_frame", "peer": peer, "opcode": op, "len": len(data)})
@@ -449,6 +494,21 @@ def _handle(sock, peer, log):
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             if path == "/slowsink":
                 time.sleep(SLOWSINK_PAUSE)  # a busy origin: the body waits in the kernel and the gate
+            if path == "/early":
+                # answer before the body is read (an upstream that answers early)
+                _send_response(sock, 200, b"early\n")
+                eh = hashlib.sha256()
+                got = [0]
+
+                def esink(b):
+                    eh.update(b)
+                    got[0] += len(b)
+                ok = r.exact(int(cl or "0"), esink)
+                log.write({"event": "early_body", "peer": peer, "body_len": got[0],
+                           "body_sha256": eh.hexdigest(), "complete": ok})
+                if not ok:
+                    break
+                continue
             # the body, checksummed as decoded
             h = hashlib.sha256()
             nbody = 0
@@ -487,7 +547,7 @@ def _handle(sock, peer, log):
             close = _hget(headers, "Connection").lower() == "close" or line.endswith("HTTP/1.0")
             extra = b"Connection: close\r\n" if close else b""
             if path == "/ws":
-                if not _websocket(sock, r, headers, log, peer):
+                if not _websocket(sock, r, headers, log, peer, hold="hold=1" in target):
                     break
                 continue
             if path == "/hang":
@@ -503,7 +563,39 @@ def _handle(sock, peer, log):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 log.write({"event": "reset", "peer": peer})
                 break
-            if path == "/pace":
+            if path == "/gen":
+                q = dict(kv.split("=", 1) for kv in target.partition("?")[2].split("&") if "=" in kv)
+                n, mode = int(q.get("n", "0")), q.get("mode", "cl")
+                if mode == "cl":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (n, extra))
+                    if method != "HEAD":
+                        for b in gen_chunks(n):
+                            sock.sendall(b)
+                elif mode == "chunked":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n%s\r\n" % extra)
+                    k = 0
+                    for b in gen_chunks(n):
+                        # chunks of varying size, split inside the pieces too
+                        for part in (b[:1 + k % 5000], b[1 + k % 5000:]):
+                            if part:
+                                sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                        k += 1
+                    sock.sendall(b"0\r\n\r\n")
+                else:
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                    for b in gen_chunks(n):
+                        sock.sendall(b)
+                    break
+            elif path == "/endless":
+                sock.sendall(b"HTTP/1.1 200 OK\r\nX: ")
+                junk = b"a" * 65536
+                try:
+                    for _ in range(16384):  # 1 GiB at most
+                        sock.sendall(junk)
+                except OSError:
+                    pass
+                break
+            elif path == "/pace":
                 q = dict(kv.split("=", 1) for kv in target.partition("?")[2].split("&") if "=" in kv)
                 n, rate = int(q.get("bytes", "1048576")), max(1, int(q.get("rate", "65536")))
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"

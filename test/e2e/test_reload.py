@@ -71,6 +71,7 @@ ALT = {
     "walled_garden_host": "walled_garden_host example.invalid",
     "upstream_connect_timeout": "upstream_connect_timeout 5",
     "idle_timeout": "idle_timeout 120",
+    "splice_pipes": "splice_pipes 8",
     "interface": "interface lo",
     "allow_mac": "allow_mac 02:99:00:00:00:99",
     "max_clients": "max_clients 1024",
@@ -89,6 +90,7 @@ ALT = {
     "state_file": "state_file %(dir)s/state2",
     "splash_terms": "splash_terms %(dir)s/terms.txt",
     "firewall": "firewall none",
+    "forward": "forward kernel",
     "nft_table": "nft_table other",
     "tls_listen": "tls_listen 127.0.0.1:8443\ntls_cert /etc/hostname\ntls_key /etc/hostname\n"
                   "portal_host portal.test",

@@ -8,6 +8,12 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "audit.h"
 
 /* A request record, byte for byte: every field, escaping and null. */
@@ -59,12 +65,67 @@ test_overflow(void **state)
 	assert_int_equal(audit_format_request(buf, sizeof(buf), &r), 0);
 }
 
+/* Lines of one pass go out with one write; a pipe that takes only part
+ * of them gets whole lines, the line it took in part is finished first in
+ * the next pass, and nothing is lost or torn; a full queue drops whole
+ * lines and counts them. */
+static void
+test_batch_to_small_pipe(void **state)
+{
+	char dir[] = "/tmp/wk-audit-XXXXXX", path[64], line[128], got[65536];
+	struct audit_stats st;
+	size_t want_len = 0, got_len = 0;
+	static char want[65536];
+	int rd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	rd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	assert_int_equal(audit_open(path), 0);
+	(void)fcntl(rd, F_SETPIPE_SZ, 4096);
+	for (int i = 0; i < 100; i++) {
+		int n = snprintf(line, sizeof(line), "{\"n\":%d,\"pad\":\"%060d\"}\n", i, i);
+		audit_write(line, (size_t)n);
+		memcpy(want + want_len, line, (size_t)n);
+		want_len += (size_t)n;
+	}
+	for (int pass = 0; pass < 100 && got_len < want_len; pass++) {
+		ssize_t n;
+		audit_flush();
+		while ((n = read(rd, got + got_len, sizeof(got) - got_len)) > 0)
+			got_len += (size_t)n;
+	}
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+	audit_get_stats(&st);
+	assert_int_equal(st.queued, 100);
+	assert_int_equal(st.written, 100);
+	assert_int_equal(st.dropped, 0);
+	/* nobody reads: the queue fills, the lines beyond it are dropped whole */
+	for (int i = 0; i < 20000; i++) {
+		int n = snprintf(line, sizeof(line), "{\"n\":%d,\"pad\":\"%060d\"}\n", i, i);
+		audit_write(line, (size_t)n);
+	}
+	audit_flush();
+	audit_get_stats(&st);
+	assert_true(st.dropped > 0);
+	assert_true(st.queued - st.written - st.dropped <= AUDIT_BATCH / 80);
+	audit_close();
+	close(rd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_line),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_batch_to_small_pipe),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

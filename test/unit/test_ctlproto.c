@@ -537,6 +537,9 @@ stats_fill(struct ctl_stats *st)
 	st->ctl_requests = 29;
 	st->ctl_errors = 30;
 	st->ctl_rejected = 31;
+	st->audit_lines = 70;
+	st->audit_written = 71;
+	st->audit_dropped = 72;
 }
 
 /* `stats`: every section in text and JSON, and sections that are off. */
@@ -567,6 +570,7 @@ test_stats(void **state)
 	    "sniffer_ignored: 52\nsniffer_malformed: 53\nsniffer_mismatch: 54\n"
 	    "sniffer_snapped: 55\nsniffer_errors: 56\nsniffer_reopens: 57\n"
 	    "sniffer_kernel_drops: 58\n"
+	    "audit_lines: 70\naudit_written: 71\naudit_dropped: 72\n"
 	    "audit_syslog_sent: 60\naudit_syslog_dropped: 61\n"
 	    "control_clients: 28\ncontrol_requests: 29\ncontrol_errors: 30\n"
 	    "control_rejected: 31\n");
@@ -587,7 +591,8 @@ test_stats(void **state)
 	    "\"sniffer\":{\"capturing\":1,\"seen\":50,\"learned\":51,\"ignored\":52,"
 	    "\"malformed\":53,\"mismatch\":54,\"snapped\":55,\"errors\":56,\"reopens\":57,"
 	    "\"kernel_drops\":58},"
-	    "\"audit\":{\"syslog_sent\":60,\"syslog_dropped\":61},"
+	    "\"audit\":{\"lines\":70,\"written\":71,\"dropped\":72,"
+	    "\"syslog_sent\":60,\"syslog_dropped\":61},"
 	    "\"control\":{\"clients\":28,\"requests\":29,"
 	    "\"errors\":30,\"rejected\":31}}\n");
 	st.have_sessions = false;
@@ -596,7 +601,7 @@ test_stats(void **state)
 	st.paused = true;
 	ctlproto_stats(CTL_TEXT, &st, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "paused: yes\n"));
-	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\nsniffer: off\naudit_syslog_sent: 60\n"));
+	assert_non_null(strstr(buf, "\nsessions: off\nregistry: off\nsniffer: off\naudit_lines: 70\n"));
 	ctlproto_stats(CTL_JSON, &st, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\"sessions\":null,\"registry\":null,\"sniffer\":null,\"audit\":{"));
 	assert_non_null(strstr(buf, "{\"gate\":{\"paused\":true,"));
@@ -650,6 +655,7 @@ test_stats_prometheus(void **state)
 	    "wicket_refused_by_reason_total{reason=\"max_connections\"} 62\n"
 	    "wicket_refused_by_reason_total{reason=\"no_fds\"} 63\n"));
 	assert_non_null(strstr(buf, "wicket_shed_511_total 65\n"));
+	assert_non_null(strstr(buf, "wicket_audit_dropped_total 72\n"));
 	/* every line: a comment with HELP/TYPE, or NAME{LABELS} VALUE; each
 	 * family's TYPE appears once */
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
