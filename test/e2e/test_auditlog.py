@@ -45,10 +45,6 @@ client_511_rate 0
 client_connect_rate 0
 control_socket {tmp}/control.sock
 state_file {tmp}/state
-# one client makes all the load: the per-client limits off
-client_connections 1000000
-client_connect_rate 0
-client_511_rate 0
 """
 
 
