@@ -18,7 +18,7 @@ libnftables-dev libmnl-dev libcap-ng-dev libseccomp-dev"
 DEV="clang llvm libclang-rt-dev libcmocka-dev
 iptables curl ncat python3 procps openssl
 nginx-light haproxy wrk tcpdump valgrind strace
-libradcli-dev freeradius freeradius-utils dnsmasq
+freeradius freeradius-utils dnsmasq
 mandoc chromium chromium-driver libnss3-tools systemd linux-perf"
 
 case "${1:-}" in
