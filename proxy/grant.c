@@ -502,11 +502,44 @@ grant_limited(enum session_source src)
 	return src != SESSION_SRC_CTL && src != SESSION_SRC_CONFIG;
 }
 
+/* The firewall refused an admission whose record is on disk already:
+ * undo it everywhere. A MAC that had a session gets exactly that one back
+ * (issue 12: a failed change leaves the previous state in force) -- in
+ * the table, on disk (its record written again; pending when the disk
+ * refuses, so the next compaction writes the table) and in the firewall
+ * (it never left the sets; a reconcile restores them if nft lost them);
+ * a new one is ended as a revocation. */
+static void
+grant_admit_undo(struct gate *g, const struct wk_mac *mac,
+    const struct session *prev)
+{
+	struct grants *gr = g->grants;
+	const struct session *cur = session_find(gr->tab, mac);
+	struct session old;
+
+	if (prev == NULL || cur == NULL) {
+		(void)grant_end(g, mac, "firewall", NULL);
+		return;
+	}
+	old = *prev;
+	old.admit_win = cur->admit_win; /* this attempt still counts */
+	old.admit_n = cur->admit_n;
+	if (session_restore(gr->tab, &old) < 0 ||
+	    store_append_session(gr->st, grant_ss(gr), &old, true) < 0) {
+		store_mark_pending(gr->st);
+		log_err("state file: the session kept after a refused re-admission "
+		    "is not recorded yet (%s); retrying", strerror(errno));
+	}
+	ident_admission_changed(g, mac);
+	gr->fw_dirty = true;
+}
+
 /* Admit a MAC (see grant.h). The order keeps memory, disk, firewall and
  * the answer in agreement: the new session is built aside, written and
  * fsync'd, and only then replaces the old one in the table and opens the
  * firewall; any failure before leaves the previous session in force
- * everywhere, and a firewall that will not open undoes the grant. */
+ * everywhere, and a firewall that will not open undoes the grant (the
+ * previous session, if any, back in force). */
 int
 grant_admit_from(struct gate *g, const struct wk_mac *mac,
     const struct wk_ip *from, uint64_t seconds, enum session_source src,
@@ -517,7 +550,8 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 	struct wk_mac excess[GRANT_EXCESS_MAX];
 	const struct store_state *ss;
 	struct wk_ip ips[FIREWALL_ENTRY_IPS];
-	struct session ns;
+	struct session ns, prev;
+	const struct session *had;
 	uint64_t now = grant_now(), wait = 0;
 	size_t n, nexcess = 0;
 	int saved;
@@ -576,6 +610,8 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 		errno = EIO;
 		return -1;
 	}
+	if ((had = session_find(gr->tab, mac)) != NULL)
+		prev = *had;
 	if (session_restore(gr->tab, &ns) < 0) {
 		/* session_prepare found room and nothing ran since. */
 		store_mark_pending(gr->st);
@@ -589,9 +625,11 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 		n = grant_addrs(g, mac, ips, FIREWALL_ENTRY_IPS);
 		if (firewall_admit(g->fw, mac, ips, n) < 0) {
 			/* Not mirrored: not acknowledged, and undone everywhere. */
-			(void)grant_end(g, mac, "firewall", NULL);
+			bool kept = had != NULL && prev.state == SESSION_ADMITTED;
+			grant_admit_undo(g, mac, had != NULL ? &prev : NULL);
 			snprintf(err, errlen, "the firewall did not take the "
-			    "admission; not admitted");
+			    "admission; %s", kept ? "the session keeps what it had" :
+			    "not admitted");
 			errno = EIO;
 			return -1;
 		}

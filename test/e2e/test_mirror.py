@@ -9,6 +9,7 @@ Run as root: python3 test/e2e/test_mirror.py [-v] [-l] [NAME_SUBSTRING ...]
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -163,11 +164,54 @@ def test_restart_reconciles_sets(f):
         assert time.monotonic() < deadline, "restart did not reconcile the sets"
 
 
+def remaining(f, mac):
+    """The seconds `wicketctl show` says are left of mac's admitted session, or None."""
+    r = f.ctl("show", mac)
+    m = re.search(r"remaining[ =:]+(\d+)", r.stdout)
+    return int(m.group(1)) if r.returncode == 0 and "admitted" in r.stdout and m else None
+
+
+def test_reallow_the_firewall_refuses_keeps_the_session(f):
+    """A re-allow of an admitted MAC that nft refuses (the operator's firewall reload
+    deleted the table under wicketd) is refused and changes nothing: the acknowledged
+    session stays in memory (HTTP forwarded, `show` with its old remaining time), on disk
+    (after a restart) and, once the table is back, in nft; no revoke is audited."""
+    mac = f.client.mac
+    r = f.ctl("allow", mac, "600")
+    assert r.returncode == 0, "allow: %s %s" % (r.stdout, r.stderr)
+    assert probe(f, 8080) == "open", "allow did not open 8080"
+    f.topo.router.run(["nft", "delete", "table", "inet", "wicket"])
+    try:
+        r = f.ctl("allow", mac, "5000")
+        assert r.returncode == 1 and "keeps what it had" in r.stderr, \
+            "re-allow nft refused: %d %r %r" % (r.returncode, r.stdout, r.stderr)
+        left = remaining(f, mac)
+        assert left is not None and 500 < left <= 600, \
+            "after the refused re-allow: %r" % f.ctl("show", mac).stdout
+        assert h.curl(f.client, ["http://%s/m-reallow-refused" % O4]).status != 511, \
+            "a refused re-allow cut the client off"
+    finally:
+        f.topo.router.run(["sh", FW, "-i", "br-lan", "-p", "3990", "-t", "wicket", "up"])
+    # the table is back, empty: the reconcile puts the old session in again
+    deadline = time.monotonic() + 4
+    while probe(f, 8080, 0.5) != "open":
+        assert time.monotonic() < deadline, "the kept session is not back in nft"
+    assert not [e for e in f.gate.audit() if e.get("event") == "revoke" and e.get("mac") == mac], \
+        "a refused re-allow revoked the session"
+    h.stop_checked(f.gate)
+    f.gate = f.topo.start_wicketd(f.conf)
+    left = remaining(f, mac)
+    assert left is not None and 500 < left <= 600, \
+        "after a restart: %r" % f.ctl("show", mac).stdout
+    f.ctl("deny", mac)
+
+
 TESTS = [
     test_closed_before_admission,
     test_splash_opens_the_network,
     test_deny_closes_and_cuts_established,
     test_restart_reconciles_sets,
+    test_reallow_the_firewall_refuses_keeps_the_session,
 ]
 
 
