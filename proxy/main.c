@@ -226,8 +226,8 @@ main(int argc, char **argv)
 	listener_close_all(&gate);
 	garden_free(gate.garden);
 	portal_stop(&gate);
+	grant_stop(&gate); /* its last compaction dumps radius.c's records */
 	radius_stop(&gate);
-	grant_stop(&gate);
 	ident_stop(&gate);
 	event_free(ev_term);
 	event_free(ev_int);
