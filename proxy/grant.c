@@ -540,11 +540,11 @@ grant_admit_undo(struct gate *g, const struct wk_mac *mac,
  * firewall; any failure before leaves the previous session in force
  * everywhere, and a firewall that will not open undoes the grant (the
  * previous session, if any, back in force). */
-int
-grant_admit_from(struct gate *g, const struct wk_mac *mac,
-    const struct wk_ip *from, uint64_t seconds, enum session_source src,
-    const char *nonce, uint64_t until, uint64_t *retry, char *err,
-    size_t errlen)
+static int
+grant_admit_core(struct gate *g, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t seconds, uint64_t idle_limit,
+    uint64_t bytes_limit, enum session_source src, const char *nonce,
+    uint64_t until, uint64_t *retry, char *err, size_t errlen)
 {
 	struct grants *gr = g->grants;
 	struct wk_mac excess[GRANT_EXCESS_MAX];
@@ -596,6 +596,9 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 		errno = saved;
 		return -1;
 	}
+	/* Its own limits are in the grant's record: one write for both. */
+	ns.idle_limit = idle_limit;
+	ns.bytes_limit = bytes_limit;
 	if (src == SESSION_SRC_SPLASH)
 		nexcess = session_addr_excess(gr->tab, from, mac, excess,
 		    GRANT_EXCESS_MAX);
@@ -636,11 +639,24 @@ grant_admit_from(struct gate *g, const struct wk_mac *mac,
 	}
 	grant_audit("grant", session_find(gr->tab, mac), session_source_name(src),
 	    NULL, -1);
+	if (idle_limit || bytes_limit)
+		grant_audit("limits", session_find(gr->tab, mac), NULL, NULL, 1);
 	radius_on_admit(g, session_find(gr->tab, mac)); /* accounting Start */
 	/* A host cycling MACs from one address keeps splash_per_addr. */
 	for (size_t i = 0; i < nexcess; i++)
 		(void)grant_end(g, &excess[i], "replaced", NULL);
 	return 0;
+}
+
+/* Admit mac for a client at from (see grant.h). */
+int
+grant_admit_from(struct gate *g, const struct wk_mac *mac,
+    const struct wk_ip *from, uint64_t seconds, enum session_source src,
+    const char *nonce, uint64_t until, uint64_t *retry, char *err,
+    size_t errlen)
+{
+	return grant_admit_core(g, mac, from, seconds, 0, 0, src, nonce, until,
+	    retry, err, errlen);
 }
 
 /* Admit mac from the operator or another module (no client address). */
@@ -649,24 +665,50 @@ grant_admit(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
     enum session_source src, const char *nonce, uint64_t until, char *err,
     size_t errlen)
 {
-	return grant_admit_from(g, mac, NULL, seconds, src, nonce, until, NULL,
-	    err, errlen);
+	return grant_admit_core(g, mac, NULL, seconds, 0, 0, src, nonce, until,
+	    NULL, err, errlen);
 }
 
-/* Revoke a MAC's session (see grant.h): closed for HTTP and in the
- * firewall first, whatever the disk says, and the answer says what the
- * state file did. */
+/* Admit mac with its own idle timeout and quota (RADIUS Access-Accept),
+ * recorded in the grant's one durable write (see grant.h). */
 int
-grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
+grant_admit_limited(struct gate *g, const struct wk_mac *mac, uint64_t seconds,
+    uint64_t idle_limit, uint64_t bytes_limit, enum session_source src,
+    char *err, size_t errlen)
+{
+	return grant_admit_core(g, mac, NULL, seconds, idle_limit, bytes_limit,
+	    src, NULL, 0, NULL, err, errlen);
+}
+
+/* Revoke a MAC's session and say how far it went (see grant.h): closed
+ * for HTTP and in the firewall first, whatever the disk says. */
+enum grant_revoked
+grant_revoke_how(struct gate *g, const struct wk_mac *mac)
 {
 	bool fw_ok = true;
 	int rc = grant_end(g, mac, "deny", &fw_ok);
 
-	if (rc < 0) {
+	if (rc < 0)
+		return GRANT_NO_SESSION;
+	if (!fw_ok)
+		return rc == 0 ? GRANT_REVOKED_FW_LATE : GRANT_REVOKED_BOTH_LATE;
+	return rc == 0 ? GRANT_REVOKED : GRANT_REVOKED_PENDING;
+}
+
+/* Revoke a MAC's session (see grant.h); the answer says what the state
+ * file and the firewall did. */
+int
+grant_revoke(struct gate *g, const struct wk_mac *mac, char *err, size_t errlen)
+{
+	enum grant_revoked how = grant_revoke_how(g, mac);
+	bool fw_ok = how == GRANT_REVOKED || how == GRANT_REVOKED_PENDING;
+	int rc = how == GRANT_REVOKED || how == GRANT_REVOKED_FW_LATE ? 0 : 1;
+
+	if (how == GRANT_NO_SESSION) {
 		snprintf(err, errlen, "no session for this MAC");
 		return -1;
 	}
-	if (rc == 0 && fw_ok)
+	if (how == GRANT_REVOKED)
 		return 0;
 	snprintf(err, errlen, "revoked now%s, but %s%s", fw_ok ?
 	    " (gate and firewall closed)" : " for HTTP",
@@ -705,31 +747,41 @@ grant_account_counted(struct gate *g, const struct wk_mac *mac, uint64_t bytes)
 		session_account(g->grants->tab, mac, bytes, grant_now());
 }
 
-/* Give an admitted session its own limits (RADIUS Access-Accept, CoA):
- * a new hard end (session clock), idle timeout and quota (0: the
- * configured ones), recorded durably; a record the disk cannot take
- * leaves the store pending (the next compaction writes the table). 0, or
- * -1 with a reason. */
+/* Give an admitted session its own limits (CoA): a new hard end
+ * (session clock), idle timeout and quota (0: the configured ones). Like
+ * a grant, the change is built aside, written and fsync'd, and only then
+ * applied: a change the disk refuses leaves the session as it was
+ * everywhere (issue 12). 0, or -1 with errno ENOENT (no admitted session)
+ * or EIO (not written, nothing changed) and a reason. */
 int
 grant_set_limits(struct gate *g, const struct wk_mac *mac, uint64_t expires,
     uint64_t idle_limit, uint64_t bytes_limit, char *err, size_t errlen)
 {
 	struct grants *gr = g->grants;
-	const struct session *s;
-	bool stored;
+	const struct session *s = session_find(gr->tab, mac);
+	struct session ns;
+	int saved;
 
-	if (session_set_limits(gr->tab, mac, expires, idle_limit, bytes_limit) < 0 ||
-	    (s = session_find(gr->tab, mac)) == NULL) {
+	if (s == NULL || s->state != SESSION_ADMITTED) {
 		snprintf(err, errlen, "no session for this MAC");
+		errno = ENOENT;
 		return -1;
 	}
-	stored = store_append_session(gr->st, grant_ss(gr), s, true) == 0;
-	grant_audit("limits", s, NULL, NULL, stored);
-	if (!stored) {
-		store_mark_pending(gr->st);
-		snprintf(err, errlen, "cannot write the state file (retried)");
+	ns = *s;
+	ns.expires = expires;
+	ns.idle_limit = idle_limit;
+	ns.bytes_limit = bytes_limit;
+	if (store_append_session(gr->st, grant_ss(gr), &ns, true) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "cannot write the state file (%s); nothing "
+		    "changed", strerror(saved));
+		log_err("state file: new session limits not persisted (%s), refused",
+		    strerror(saved));
+		errno = EIO;
 		return -1;
 	}
+	(void)session_set_limits(gr->tab, mac, expires, idle_limit, bytes_limit);
+	grant_audit("limits", session_find(gr->tab, mac), NULL, NULL, 1);
 	return 0;
 }
 

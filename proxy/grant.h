@@ -34,12 +34,30 @@ int grant_admit_from(struct gate *g, const struct wk_mac *mac,
     const struct wk_ip *from, uint64_t seconds, enum session_source src,
     const char *nonce, uint64_t until, uint64_t *retry, char *err,
     size_t errlen);
+/* grant_admit with the session's own idle timeout and quota (0: the
+ * configured ones), in the same durable record (RADIUS Access-Accept). */
+int grant_admit_limited(struct gate *g, const struct wk_mac *mac,
+    uint64_t seconds, uint64_t idle_limit, uint64_t bytes_limit,
+    enum session_source src, char *err, size_t errlen);
 /* Revoke mac's session: closed for HTTP and in the firewall at once,
  * whatever the disk says; 0 when the state file took it too, -1 with err
  * saying what did not happen (or that there is no session). */
 int grant_revoke(struct gate *g, const struct wk_mac *mac, char *err,
     size_t errlen);
-/* Give an admitted session its own hard end, idle timeout and quota. */
+/* How far a revocation went, for callers that answer for it themselves
+ * (a RADIUS Disconnect). The session is closed for HTTP in every case but
+ * the last; what is late is retried every second. */
+enum grant_revoked {
+	GRANT_REVOKED,           /* closed in the firewall, recorded */
+	GRANT_REVOKED_PENDING,   /* closed in the firewall; the record pending */
+	GRANT_REVOKED_FW_LATE,   /* recorded; the firewall not closed yet */
+	GRANT_REVOKED_BOTH_LATE, /* neither the firewall nor the record yet */
+	GRANT_NO_SESSION,        /* no admitted session: nothing changed */
+};
+enum grant_revoked grant_revoke_how(struct gate *g, const struct wk_mac *mac);
+/* Give an admitted session its own hard end, idle timeout and quota:
+ * written durably first, applied only then (a refused write changes
+ * nothing; errno EIO). */
 int grant_set_limits(struct gate *g, const struct wk_mac *mac, uint64_t expires,
     uint64_t idle_limit, uint64_t bytes_limit, char *err, size_t errlen);
 /* The open state file (radius.c journals its accounting queue there). */

@@ -881,18 +881,15 @@ radius_admit(struct radius *r, const struct wk_mac *mac, const char *user,
 		r->admit.acc = *acc;
 	else
 		memset(&r->admit.acc, 0, sizeof(r->admit.acc));
-	rc = grant_admit(g, mac, acc ? acc->session_timeout : 0, SESSION_SRC_RADIUS,
-	    NULL, 0, err, sizeof(err));
+	/* Idle-Timeout and the volume limit are in the grant's own record:
+	 * the session is never in force without them. */
+	rc = grant_admit_limited(g, mac, acc ? acc->session_timeout : 0,
+	    acc ? acc->idle_timeout : 0, acc ? acc->volume : 0, SESSION_SRC_RADIUS,
+	    err, sizeof(err));
 	r->admit.set = false;
 	if (rc < 0) {
 		log_warn("radius: admission failed: %s", err);
 		return -1;
-	}
-	if (acc && (acc->idle_timeout || acc->volume)) {
-		const struct session *s = session_find(g->sessions, mac);
-		if (s == NULL || grant_set_limits(g, mac, s->expires, acc->idle_timeout,
-				     acc->volume, err, sizeof(err)) < 0)
-			log_warn("radius: cannot apply Idle-Timeout/volume: %s", err);
 	}
 	return 0;
 }
@@ -1301,7 +1298,10 @@ radius_start(struct gate *g)
 				r->nsess--;
 				continue;
 			}
-			if (s->idle_limit || s->bytes_limit)
+			/* A state file from before session records carried
+			 * the limits: the accounting record has them. */
+			if ((s->idle_limit || s->bytes_limit) && ss->idle_limit == 0 &&
+			    ss->bytes_limit == 0)
 				(void)session_set_limits(g->sessions, &s->mac, ss->expires,
 				    s->idle_limit, s->bytes_limit);
 			s->next_interim = now + radius_interim_of(r, s);
@@ -1612,7 +1612,11 @@ radius_coa_allowed(const struct wk_conf *c, const union wk_sockaddr *from)
 }
 
 /* Apply a decoded CoA or Disconnect to every session it names. The
- * number of sessions changed, or -1 when one could not be (506). */
+ * number of sessions changed, or -1 when one could not be (506). A
+ * Disconnect is done once the gate and the firewall are closed, whatever
+ * the disk says (its record is then pending and retried, as for wicketctl
+ * deny); a CoA is applied only once its record is on disk, like a grant
+ * (grant_set_limits), so a NAK 506 means that session did not change. */
 static int
 radius_coa_apply(struct radius *r, const struct radpkt_coa *coa)
 {
@@ -1643,8 +1647,9 @@ radius_coa_apply(struct radius *r, const struct radpkt_coa *coa)
 		const struct session *s = session_find(g->sessions, &macs[i]);
 		struct rsess *rs = radius_sess_find(r, &macs[i]);
 		if (coa->disconnect) {
-			if (grant_revoke(g, &macs[i], err, sizeof(err)) < 0)
-				rc = -1;
+			enum grant_revoked how = grant_revoke_how(g, &macs[i]);
+			if (how != GRANT_REVOKED && how != GRANT_REVOKED_PENDING)
+				rc = -1; /* not cut off in the firewall yet */
 			continue;
 		}
 		if (s == NULL)
@@ -1657,10 +1662,10 @@ radius_coa_apply(struct radius *r, const struct radpkt_coa *coa)
 			rc = -1;
 			continue;
 		}
-		if (rs != NULL) {
+		if (rs != NULL) { /* the session record holds them durably */
 			rs->idle_limit = idle;
 			rs->bytes_limit = vol;
-			radius_sess_save(r, rs, true);
+			radius_sess_save(r, rs, false);
 		}
 	}
 	return rc < 0 ? -1 : (int)n;

@@ -73,12 +73,22 @@ store_enc_session(const struct store_record *r, char *body, size_t size)
 	    (size_t)s->reason > SESSION_R_REVOKED)
 		return -1;
 	addr_mac_format(&s->mac, mac);
-	return snprintf(body, size, "S %s %s %s %s %llu %llu %llu %llu %llu", mac,
-	    session_state_name(s->state), session_source_name(s->source),
+	if (s->idle_limit == 0 && s->bytes_limit == 0)
+		return snprintf(body, size, "S %s %s %s %s %llu %llu %llu %llu %llu",
+		    mac, session_state_name(s->state), session_source_name(s->source),
+		    session_reason_name(s->reason),
+		    (unsigned long long)s->start, (unsigned long long)s->expires,
+		    (unsigned long long)s->last_seen,
+		    (unsigned long long)s->bytes, (unsigned long long)s->ended);
+	/* A session's own limits (RADIUS, CoA) travel in the same record as
+	 * its end, so one write changes both or neither. */
+	return snprintf(body, size, "S %s %s %s %s %llu %llu %llu %llu %llu %llu %llu",
+	    mac, session_state_name(s->state), session_source_name(s->source),
 	    session_reason_name(s->reason),
 	    (unsigned long long)s->start, (unsigned long long)s->expires,
 	    (unsigned long long)s->last_seen,
-	    (unsigned long long)s->bytes, (unsigned long long)s->ended);
+	    (unsigned long long)s->bytes, (unsigned long long)s->ended,
+	    (unsigned long long)s->idle_limit, (unsigned long long)s->bytes_limit);
 }
 
 /* Encode a nonce body; -1 for a nonce outside its syntax. */
@@ -127,7 +137,7 @@ store_dec_session(char **f, int n, struct store_record *r, const char **why)
 	char mac[WK_MAC_STRLEN];
 
 	memset(s, 0, sizeof(*s));
-	if (n != 10) {
+	if (n != 10 && n != 12) {
 		*why = "session record: wrong number of fields";
 		return -1;
 	}
@@ -150,7 +160,9 @@ store_dec_session(char **f, int n, struct store_record *r, const char **why)
 	    token_u64_parse(f[6], &s->expires) < 0 ||
 	    token_u64_parse(f[7], &s->last_seen) < 0 ||
 	    token_u64_parse(f[8], &s->bytes) < 0 ||
-	    token_u64_parse(f[9], &s->ended) < 0) {
+	    token_u64_parse(f[9], &s->ended) < 0 ||
+	    (n == 12 && (token_u64_parse(f[10], &s->idle_limit) < 0 ||
+		token_u64_parse(f[11], &s->bytes_limit) < 0))) {
 		*why = "session record: bad number";
 		return -1;
 	}

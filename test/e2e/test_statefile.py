@@ -38,7 +38,12 @@ firewall nft
 nft_table wicket
 control_socket %(tmp)s/control.sock
 state_file %(fs)s/state
+radius_secret_file %(tmp)s/radius.secret
+radius_coa %(wan)s:3799
+radius_coa_client %(o4)s
 """
+WAN = "10.98.0.1"
+SECRET = "statefile-test-secret-0123456789"
 
 
 class Fixture:
@@ -53,7 +58,10 @@ class Fixture:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % TMPFS_SIZE,
                         "wicket-state", self.fs], check=True)
         atexit.register(self.umount)
-        self.conf = CONF % {"tmp": self.topo.tmp, "fs": self.fs}
+        secret = os.path.join(self.topo.tmp, "radius.secret")
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+            fh.write(SECRET + "\n")
+        self.conf = CONF % {"tmp": self.topo.tmp, "fs": self.fs, "wan": WAN, "o4": O4}
         self.topo.router.run(["sh", tm.FW, "-i", "br-lan", "-p", "3990", "-t", "wicket", "up"])
         self.origin = self.topo.start_origin()
         self.topo.origin.popen([sys.executable, "-c", tm.ECHO])
@@ -140,6 +148,22 @@ def exhaust(f, tag):
             return granted
         granted.append(mac)
     raise AssertionError("the disk never refused a grant")
+
+
+def radclient(f, code, mac, extra=""):
+    """A Disconnect- or CoA-Request (RFC 5176) for mac from the origin namespace, a
+    radius_coa_client: radclient's output (the answer's code and attributes)."""
+    attrs = 'Calling-Station-Id = "%s"\n%sEvent-Timestamp = %d\nMessage-Authenticator = 0x00\n' % (
+        mac.upper().replace(":", "-"), extra, int(time.time()))
+    p = f.topo.origin.run(["radclient", "-x", "-r", "1", "-t", "2", "%s:3799" % WAN, code, SECRET],
+                          input=attrs, check=False, timeout=20)
+    return p.stdout + p.stderr
+
+
+def remaining(f, mac):
+    """Seconds `wicketctl show` gives mac's admitted session, or None."""
+    m = re.search(r"remaining: (\d+)s", wicketctl(f, "show", mac).stdout)
+    return int(m.group(1)) if m else None
 
 
 def reset(f):
@@ -280,6 +304,59 @@ def test_splash_on_a_full_disk_refused_then_resumes(f):
     reset(f)
 
 
+def test_disconnect_on_a_full_disk_acks_and_cuts(f):
+    """A RADIUS Disconnect-Request with no room on the disk: the client is cut off (nft and
+    HTTP) and the answer says so (Disconnect-ACK, not a NAK 506 for a revocation that
+    happened); the record is pending and written once space is back."""
+    ok, text = f.ctl("allow %s 3600" % f.client.mac)
+    assert ok, "allow: %r" % text
+    assert wait_for(lambda: tm.probe(f, 8080) == "open", 3), "8080 not open after allow"
+    f.restart()
+    f.fill(keep_reserve=False)
+    extra = exhaust(f, 5)
+    out = radclient(f, "disconnect", f.client.mac)
+    assert "Received Disconnect-ACK" in out, "Disconnect on a full disk: %s" % out
+    assert tm.probe(f, 8080) == "timeout", "nft still forwards for a disconnected client"
+    assert not admitted_http(f, "/sf-dm-full"), "HTTP still forwarded after the Disconnect"
+    ev = f.gate.audit_wait(lambda e: e.get("event") == "revoke" and e.get("mac") == f.client.mac)
+    assert ev and ev[-1].get("stored") is False, "revoke audit event: %r" % ev
+    f.unfill()
+    assert wait_for(lambda: "state file: written again" in f.gate.stderr(), 12), \
+        "the pending revocation was not written:\n%s" % h.tail(f.gate.stderr(), 10)
+    f.restart()
+    assert not admitted_http(f, "/sf-dm-restart"), "disconnected client admitted after a restart"
+    for mac in extra:
+        f.ctl("deny %s" % mac)
+
+
+def test_coa_on_a_full_disk_changes_nothing(f):
+    """A CoA-Request whose change the disk refuses is not applied and is NAKed (506
+    Resources-Unavailable), like a grant: the session keeps its time in memory and on
+    disk; with space back the same CoA is applied and ACKed."""
+    ok, text = f.ctl("allow %s 3600" % f.client.mac)
+    assert ok, "allow: %r" % text
+    f.restart()
+    f.fill(keep_reserve=False)
+    extra = exhaust(f, 6)
+    out = radclient(f, "coa", f.client.mac, "Session-Timeout = 30\n")
+    assert "Received CoA-NAK" in out and ("506" in out or "Resources-Unavailable" in out), \
+        "CoA on a full disk: %s" % out
+    left = remaining(f, f.client.mac)
+    assert left is not None and left > 3000, "a refused CoA changed the session: %r" % left
+    assert not [e for e in f.gate.audit() if e.get("event") == "limits"], "limits audited"
+    f.unfill()
+    f.restart()
+    left = remaining(f, f.client.mac)
+    assert left is not None and left > 3000, "after a restart: %r" % left
+    out = radclient(f, "coa", f.client.mac, "Session-Timeout = 30\n")
+    assert "Received CoA-ACK" in out, "CoA with space: %s" % out
+    left = remaining(f, f.client.mac)
+    assert left is not None and left <= 30, "CoA with space not applied: %r" % left
+    for mac in extra:
+        f.ctl("deny %s" % mac)
+    reset(f)
+
+
 TESTS = [
     test_churn_fills_the_disk_by_itself,
     test_churn_on_a_full_disk,
@@ -287,6 +364,8 @@ TESTS = [
     test_deny_on_a_full_disk_closes_nft,
     test_start_on_a_full_disk_restores_every_session,
     test_splash_on_a_full_disk_refused_then_resumes,
+    test_disconnect_on_a_full_disk_acks_and_cuts,
+    test_coa_on_a_full_disk_changes_nothing,
 ]
 
 

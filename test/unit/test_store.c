@@ -175,6 +175,8 @@ assert_sess_equal(const struct session *a, const struct session *b)
 	assert_int_equal(a->last_seen, b->last_seen);
 	assert_int_equal(a->bytes, b->bytes);
 	assert_int_equal(a->ended, b->ended);
+	assert_int_equal(a->idle_limit, b->idle_limit);
+	assert_int_equal(a->bytes_limit, b->bytes_limit);
 }
 
 /* A session record value. */
@@ -246,9 +248,29 @@ test_record_roundtrip(void **state)
 		sess(5, SESSION_REVOKED, SESSION_SRC_CTL, SESSION_R_REVOKED, 1, 2,
 		    3, 4),
 	};
+	struct session lim[3];
 	char buf[STORE_LINE_MAX];
 	(void)state;
 
+	/* A session's own limits (RADIUS, CoA) round-trip in the record. */
+	lim[0] = sess(6, SESSION_ADMITTED, SESSION_SRC_RADIUS, SESSION_R_NONE, T0,
+	    T0 + 600, 0, 0);
+	lim[0].idle_limit = 300;
+	lim[1] = lim[0];
+	lim[1].idle_limit = 0;
+	lim[1].bytes_limit = 50000000;
+	lim[2] = lim[0];
+	lim[2].idle_limit = lim[2].bytes_limit = UINT64_MAX;
+	for (size_t i = 0; i < 3; i++) {
+		struct store_record r = { .type = STORE_REC_SESSION,
+					  .session = lim[i] }, d;
+		const char *why = NULL;
+		int n = store_record_encode(&r, buf, sizeof(buf));
+		assert_true(n > 0);
+		if (store_record_decode(buf, (size_t)n - 1, &d, &why) < 0)
+			fail_msg("limits case %zu: %s", i, why);
+		assert_sess_equal(&d.session, &lim[i]);
+	}
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct store_record r = { .type = STORE_REC_SESSION,
 					  .session = t[i] }, d;
@@ -317,6 +339,8 @@ test_record_decode_bad(void **state)
 		{ "Q 1 2", "unknown record type" },
 		{ "S 02:00:5e:10:00:01 admitted signed none 1 2 3 4", "wrong number" },
 		{ "S 02:00:5e:10:00:01 admitted signed none 1 2 3 4 5 6", "wrong number" },
+		{ "S 02:00:5e:10:00:01 admitted signed none 1 2 3 4 5 6 x", "bad number" },
+		{ "S 02:00:5e:10:00:01 admitted signed none 1 2 3 4 5 -6 7", "bad number" },
 		{ "S 02:00:5E:10:00:01 admitted signed none 1 2 3 4 5", "canonical" },
 		{ "S 02:00:5e:10:00 admitted signed none 1 2 3 4 5", "bad MAC" },
 		{ "S 02:00:5e:10:00:01 gone signed none 1 2 3 4 5", "bad state" },
