@@ -226,29 +226,40 @@ def test_refused_grant_keeps_the_previous_session(f):
     reset(f)
 
 
-def test_deny_on_a_full_disk_closes_nft(f):
-    """deny with no room at all: the client is cut off by nft at once, wicketctl says the disk did not take it; it is written when space returns."""
+def revoked_on_a_full_disk(f, tag, revoke):
+    """Admit the default client, fill the disk to the last byte, call revoke() (which
+    checks its own answer); then the client is cut off by nft and for HTTP at once, the
+    revoke event says the disk did not take it, it is written once space returns, and a
+    restart keeps the client out."""
     ok, text = f.ctl("allow %s 3600" % f.client.mac)
     assert ok, "allow: %r" % text
     assert wait_for(lambda: tm.probe(f, 8080) == "open", 3), "8080 not open after allow"
     f.restart()
     f.fill(keep_reserve=False)
-    extra = exhaust(f, 2)
-    p = wicketctl(f, "deny", f.client.mac)
-    assert p.returncode == 1 and "gate and firewall closed" in p.stderr and \
-        "could not record" in p.stderr, "deny on a full disk: %d %r" % (p.returncode, p.stderr)
+    extra = exhaust(f, tag)
+    revoke()
     assert tm.probe(f, 8080) == "timeout", "nft still forwards for a revoked client"
-    assert not admitted_http(f, "/sf-denied"), "HTTP still forwarded after deny"
+    assert not admitted_http(f, "/sf-revoked-%d" % tag), "HTTP still forwarded after the revocation"
     ev = f.gate.audit_wait(lambda e: e.get("event") == "revoke" and e.get("mac") == f.client.mac)
     assert ev and ev[-1].get("stored") is False, "revoke audit event: %r" % ev
     f.unfill()
     assert wait_for(lambda: "state file: written again" in f.gate.stderr(), 12), \
         "the pending revocation was not written when space came back:\n%s" % h.tail(f.gate.stderr(), 10)
     f.restart()
-    assert not admitted_http(f, "/sf-after-restart"), "the revoked client is admitted again after a restart"
+    assert not admitted_http(f, "/sf-after-restart-%d" % tag), \
+        "the revoked client is admitted again after a restart"
     assert tm.probe(f, 8080) == "timeout", "nft open again after restart"
     for mac in extra:
         f.ctl("deny %s" % mac)
+
+
+def test_deny_on_a_full_disk_closes_nft(f):
+    """deny with no room at all: the client is cut off by nft at once, wicketctl says the disk did not take it; it is written when space returns."""
+    def deny():
+        p = wicketctl(f, "deny", f.client.mac)
+        assert p.returncode == 1 and "gate and firewall closed" in p.stderr and \
+            "could not record" in p.stderr, "deny on a full disk: %d %r" % (p.returncode, p.stderr)
+    revoked_on_a_full_disk(f, 2, deny)
 
 
 def test_start_on_a_full_disk_restores_every_session(f):
@@ -308,25 +319,10 @@ def test_disconnect_on_a_full_disk_acks_and_cuts(f):
     """A RADIUS Disconnect-Request with no room on the disk: the client is cut off (nft and
     HTTP) and the answer says so (Disconnect-ACK, not a NAK 506 for a revocation that
     happened); the record is pending and written once space is back."""
-    ok, text = f.ctl("allow %s 3600" % f.client.mac)
-    assert ok, "allow: %r" % text
-    assert wait_for(lambda: tm.probe(f, 8080) == "open", 3), "8080 not open after allow"
-    f.restart()
-    f.fill(keep_reserve=False)
-    extra = exhaust(f, 5)
-    out = radclient(f, "disconnect", f.client.mac)
-    assert "Received Disconnect-ACK" in out, "Disconnect on a full disk: %s" % out
-    assert tm.probe(f, 8080) == "timeout", "nft still forwards for a disconnected client"
-    assert not admitted_http(f, "/sf-dm-full"), "HTTP still forwarded after the Disconnect"
-    ev = f.gate.audit_wait(lambda e: e.get("event") == "revoke" and e.get("mac") == f.client.mac)
-    assert ev and ev[-1].get("stored") is False, "revoke audit event: %r" % ev
-    f.unfill()
-    assert wait_for(lambda: "state file: written again" in f.gate.stderr(), 12), \
-        "the pending revocation was not written:\n%s" % h.tail(f.gate.stderr(), 10)
-    f.restart()
-    assert not admitted_http(f, "/sf-dm-restart"), "disconnected client admitted after a restart"
-    for mac in extra:
-        f.ctl("deny %s" % mac)
+    def disconnect():
+        out = radclient(f, "disconnect", f.client.mac)
+        assert "Received Disconnect-ACK" in out, "Disconnect on a full disk: %s" % out
+    revoked_on_a_full_disk(f, 5, disconnect)
 
 
 def test_coa_on_a_full_disk_changes_nothing(f):
