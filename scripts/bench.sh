@@ -1,7 +1,10 @@
 #!/bin/bash
 # Runs wicket's benchmark (scripts/bench/bench.py) as root: wrk from the client
-# namespace against wicketd, nginx, HAProxy and direct routing, in the e2e
-# harness's topology. Prints a Markdown table; docs/benchmark.md keeps the latest.
+# namespace against wicketd, nginx, HAProxy, direct routing and a minimal epoll
+# server, in the e2e harness's topology, with each server's CPU per request and
+# per MiB and its memory per idle connection. Prints the Markdown tables and the
+# targets of issue 8 as ratios; docs/benchmark.md keeps the latest. On a shared
+# machine run it under `flock /work/team/bench.lock`.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
