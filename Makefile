@@ -86,7 +86,7 @@ PURE := proxy/http.c proxy/http.h proxy/reply.c proxy/reply.h proxy/policy.c \
         proxy/nonce.h proxy/ctlproto.c proxy/ctlproto.h common/clock.c common/clock.h \
         proxy/radpkt.c proxy/radpkt.h proxy/capport.c proxy/capport.h \
         proxy/splash.c proxy/splash.h \
-        proxy/limiter.c proxy/limiter.h \
+        proxy/limiter.c proxy/limiter.h proxy/counters.c proxy/counters.h \
         common/buf.c common/buf.h common/dheap.c common/dheap.h
 purity:
 	@bad=$$(grep -lE '#include <(event2|pcap)' $(wildcard $(PURE)) /dev/null); \

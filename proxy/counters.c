@@ -1,21 +1,13 @@
-/* counters: reads the four address sets' per-element counters once a
- * second (and before every reconcile, which flushes them), keeps the last
- * value of each element, and accounts the difference: a (MAC . address)
- * pair's bytes are what that MAC sent, a reply address's bytes what the
- * MAC holding that address received. An element that went back to a
- * smaller value was re-added (a reconcile): its whole value is new. */
+/* counters: the last value of every counted element of the admitted-client
+ * sets and the growth since then. A read is staged into a new table and
+ * billed only once complete, so a read that fails part way bills nothing
+ * and the next one bills the growth since the last complete one. A pair's
+ * growth is what its MAC sent, a reply address's what the MAC holding it
+ * received (the caller attributes them). Pure. */
 #include "counters.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "clock.h"
-#include "firewall.h"
-#include "gate.h"
-#include "grant.h"
-#include "radius.h"
-#include "registry.h"
 
 /* One element's last value. */
 struct ctr_ent {
@@ -28,20 +20,15 @@ struct ctr_ent {
 /* An open-addressing table of elements, rebuilt at every read. */
 struct ctr_tab {
 	struct ctr_ent *e;
-	size_t cap; /* a power of two */
+	size_t cap; /* a power of two, or 0 */
 	size_t n;
 };
 
 struct counters {
-	struct ctr_tab cur;
-};
-
-/* A read in progress: the new table and where the deltas go. */
-struct ctr_read {
-	struct gate *g;
-	struct ctr_tab *old, next;
-	bool counted, oom;
-	uint64_t now_ms;
+	struct ctr_tab cur;  /* the last complete read */
+	struct ctr_tab next; /* the read being staged */
+	bool oom;            /* staging ran out of memory */
+	int counted;         /* counted elements staged */
 };
 
 /* Hash an element's key (FNV-1a over MAC, family and address). */
@@ -60,7 +47,7 @@ ctr_hash(bool pair, const struct wk_mac *mac, const struct wk_ip *ip)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* The slot of a key in t (free or matching); t must not be full. */
+/* The slot of a key in t (free or matching); t must have a free slot. */
 static struct ctr_ent *
 ctr_slot(struct ctr_tab *t, bool pair, const struct wk_mac *mac,
     const struct wk_ip *ip)
@@ -71,6 +58,19 @@ ctr_slot(struct ctr_tab *t, bool pair, const struct wk_mac *mac,
 				    addr_ip_equal(&e->ip, ip)))
 			return e;
 	}
+}
+
+/* The entry of a key in t, or NULL. */
+static const struct ctr_ent *
+ctr_find(struct ctr_tab *t, bool pair, const struct wk_mac *mac,
+    const struct wk_ip *ip)
+{
+	const struct ctr_ent *e;
+
+	if (t->cap == 0)
+		return NULL;
+	e = ctr_slot(t, pair, mac, ip);
+	return e->used ? e : NULL;
 }
 
 /* Double a table's size (rehashing); -1 on no memory. */
@@ -92,49 +92,12 @@ ctr_grow(struct ctr_tab *t)
 	return 0;
 }
 
-/* One element read: remember it, account its growth to its MAC. */
+/* Empty a table and free its memory. */
 static void
-ctr_on_elem(const struct firewall_count *c, void *arg)
+ctr_clear(struct ctr_tab *t)
 {
-	struct ctr_read *r = arg;
-	struct ctr_ent *old = NULL, *ne;
-	struct wk_mac mac = c->mac;
-	uint64_t db, dp;
-
-	if (!c->counted || r->oom)
-		return;
-	r->counted = true;
-	if (r->old->cap > 0) {
-		old = ctr_slot(r->old, c->pair, &c->mac, &c->ip);
-		if (!old->used)
-			old = NULL;
-	}
-	if ((r->next.n + 1) * 2 > r->next.cap && ctr_grow(&r->next) < 0) {
-		r->oom = true;
-		return;
-	}
-	ne = ctr_slot(&r->next, c->pair, &c->mac, &c->ip);
-	if (!ne->used)
-		r->next.n++;
-	*ne = (struct ctr_ent){ .used = true, .pair = c->pair, .mac = c->mac,
-		.ip = c->ip, .bytes = c->bytes, .packets = c->packets };
-	db = old && c->bytes >= old->bytes ? c->bytes - old->bytes : c->bytes;
-	dp = old && c->packets >= old->packets ? c->packets - old->packets : c->packets;
-	if (db == 0 && dp == 0)
-		return;
-	if (!c->pair) {
-		struct client_ident ci;
-		if (!ident_lookup_ip(r->g, &c->ip, r->now_ms, &ci))
-			return; /* an address nobody holds now: nobody to bill */
-		mac = ci.mac;
-	}
-	if (!grant_check(r->g, &mac))
-		return;
-	grant_account_counted(r->g, &mac, db);
-	if (c->pair)
-		radius_on_counters(r->g, &mac, db, 0, dp, 0);
-	else
-		radius_on_counters(r->g, &mac, 0, db, 0, dp);
+	free(t->e);
+	memset(t, 0, sizeof(*t));
 }
 
 /* An empty state. */
@@ -150,23 +113,137 @@ counters_free(struct counters *c)
 {
 	if (c == NULL)
 		return;
-	free(c->cur.e);
+	ctr_clear(&c->cur);
+	ctr_clear(&c->next);
 	free(c);
 }
 
-/* Read every counted element and account the differences. */
-bool
-counters_poll(struct gate *g, struct counters *c)
+/* Start staging a read. */
+void
+counters_begin(struct counters *c)
 {
-	struct ctr_read r = { .g = g, .old = &c->cur, .now_ms = clock_mono_ms() };
+	ctr_clear(&c->next);
+	c->oom = false;
+	c->counted = 0;
+}
 
-	if (g->fw == NULL || c == NULL)
-		return false;
-	if (firewall_counters(g->fw, ctr_on_elem, &r) < 0 || r.oom) {
-		free(r.next.e);
-		return false;
+/* Stage one element (see counters.h). */
+void
+counters_stage(const struct firewall_count *e, void *arg)
+{
+	struct counters *c = arg;
+	struct ctr_ent *ne;
+
+	if (!e->counted || c->oom)
+		return;
+	if ((c->next.n + 1) * 2 > c->next.cap && ctr_grow(&c->next) < 0) {
+		c->oom = true;
+		return;
 	}
-	free(c->cur.e);
-	c->cur = r.next;
-	return r.counted;
+	ne = ctr_slot(&c->next, e->pair, &e->mac, &e->ip);
+	if (!ne->used)
+		c->next.n++;
+	*ne = (struct ctr_ent){ .used = true, .pair = e->pair, .mac = e->mac,
+		.ip = e->ip, .bytes = e->bytes, .packets = e->packets };
+	c->counted++;
+}
+
+/* Bill the staged read against the last one (see counters.h). */
+int
+counters_commit(struct counters *c, counters_delta_cb cb, void *arg)
+{
+	int counted = c->counted;
+
+	if (c->oom) {
+		counters_abort(c);
+		return -1;
+	}
+	for (size_t i = 0; i < c->next.cap; i++) {
+		const struct ctr_ent *ne = &c->next.e[i], *old;
+		struct firewall_count fc;
+		uint64_t db, dp;
+
+		if (!ne->used)
+			continue;
+		old = ctr_find(&c->cur, ne->pair, &ne->mac, &ne->ip);
+		/* Smaller than before: the element was re-added (deleted and
+		 * added again at zero) since; all of it is new. */
+		db = old && ne->bytes >= old->bytes ? ne->bytes - old->bytes : ne->bytes;
+		dp = old && ne->packets >= old->packets ? ne->packets - old->packets
+		    : ne->packets;
+		if (db == 0 && dp == 0)
+			continue;
+		fc = (struct firewall_count){ .pair = ne->pair, .counted = true,
+			.mac = ne->mac, .ip = ne->ip, .packets = ne->packets,
+			.bytes = ne->bytes };
+		cb(&fc, db, dp, arg);
+	}
+	ctr_clear(&c->cur);
+	c->cur = c->next;
+	memset(&c->next, 0, sizeof(c->next));
+	c->counted = 0;
+	return counted;
+}
+
+/* Drop a staged read (see counters.h). */
+void
+counters_abort(struct counters *c)
+{
+	ctr_clear(&c->next);
+	c->oom = false;
+	c->counted = 0;
+}
+
+/* Forget every last value (see counters.h). */
+void
+counters_forget_all(struct counters *c)
+{
+	ctr_clear(&c->cur);
+}
+
+/* Forget mac's pairs and the reply entries of their addresses (see
+ * counters.h): rebuilt without them (a revocation, not a hot path). */
+void
+counters_forget_mac(struct counters *c, const struct wk_mac *mac)
+{
+	struct ctr_tab keep = { 0 };
+	struct wk_ip *ips = NULL;
+	size_t nips = 0;
+
+	if (c->cur.n == 0)
+		return;
+	ips = calloc(c->cur.n, sizeof(*ips));
+	if (ips == NULL) { /* forgetting too much only bills whole values */
+		counters_forget_all(c);
+		return;
+	}
+	for (size_t i = 0; i < c->cur.cap; i++) {
+		const struct ctr_ent *e = &c->cur.e[i];
+		if (e->used && e->pair && addr_mac_equal(&e->mac, mac))
+			ips[nips++] = e->ip;
+	}
+	for (size_t i = 0; i < c->cur.cap; i++) {
+		const struct ctr_ent *e = &c->cur.e[i];
+		bool drop = false;
+		if (!e->used)
+			continue;
+		if (e->pair)
+			drop = addr_mac_equal(&e->mac, mac);
+		else
+			for (size_t k = 0; k < nips && !drop; k++)
+				drop = addr_ip_equal(&e->ip, &ips[k]);
+		if (drop)
+			continue;
+		if ((keep.n + 1) * 2 > keep.cap && ctr_grow(&keep) < 0) {
+			ctr_clear(&keep);
+			free(ips);
+			counters_forget_all(c);
+			return;
+		}
+		*ctr_slot(&keep, e->pair, &e->mac, &e->ip) = *e;
+		keep.n++;
+	}
+	free(ips);
+	ctr_clear(&c->cur);
+	c->cur = keep;
 }

@@ -207,18 +207,53 @@ grant_firewall_sync(struct gate *g)
 	free(fc.e);
 	if (rc < 0)
 		log_warn("firewall: reconcile failed; will retry");
+	else if (g->grants->ctr != NULL)
+		counters_forget_all(g->grants->ctr); /* all re-added at zero */
 	g->grants->fw_dirty = rc < 0;
 	return rc;
 }
 
-/* Account what the nftables counters saw since the last read (all of
- * each admitted client's traffic through the router). */
+/* Bill one element's growth: a pair's to its MAC (sent), a reply
+ * address's to the MAC holding that address now (received). */
+static void
+grant_count_bill(const struct firewall_count *e, uint64_t bytes,
+    uint64_t packets, void *arg)
+{
+	struct gate *g = arg;
+	struct wk_mac mac = e->mac;
+
+	if (!e->pair) {
+		struct client_ident ci;
+		if (!ident_lookup_ip(g, &e->ip, clock_mono_ms(), &ci))
+			return; /* an address nobody holds now: nobody to bill */
+		mac = ci.mac;
+	}
+	if (!grant_check(g, &mac))
+		return;
+	grant_account_counted(g, &mac, bytes);
+	if (e->pair)
+		radius_on_counters(g, &mac, bytes, 0, packets, 0);
+	else
+		radius_on_counters(g, &mac, 0, bytes, 0, packets);
+}
+
+/* Account what the nftables counters saw since the last complete read
+ * (all of each admitted client's traffic through the router): the four
+ * sets are read first and billed only when every read succeeded, so a
+ * read failing part way bills nothing twice. */
 static void
 grant_counters(struct gate *g)
 {
 	struct grants *gr = g->grants;
 
-	if (gr != NULL && gr->ctr != NULL && counters_poll(g, gr->ctr))
+	if (gr == NULL || gr->ctr == NULL || g->fw == NULL)
+		return;
+	counters_begin(gr->ctr);
+	if (firewall_counters(g->fw, counters_stage, gr->ctr) < 0) {
+		counters_abort(gr->ctr);
+		return;
+	}
+	if (counters_commit(gr->ctr, grant_count_bill, g) > 0)
 		gr->fw_counted = true;
 }
 
@@ -447,8 +482,11 @@ grant_firewall_close(struct gate *g, const struct wk_mac *mac)
 	if (g->fw == NULL || grant_firewall_sync(g) == 0)
 		return true;
 	n = grant_addrs(g, mac, ips, FIREWALL_ENTRY_IPS);
-	if (firewall_revoke(g->fw, mac, ips, n) == 0)
+	if (firewall_revoke(g->fw, mac, ips, n) == 0) {
+		if (g->grants->ctr != NULL)
+			counters_forget_mac(g->grants->ctr, mac);
 		return true;
+	}
 	g->grants->fw_dirty = true;
 	return false;
 }
