@@ -109,6 +109,13 @@ int listener_open_all(struct gate *g, gate_accept_cb on_accept,
 int listener_bind(const struct sockaddr *sa);
 void listener_reconfigure(struct gate *g);
 void listener_reset(int fd);
+/* Decide an accepted socket from peer by the per-client limits (the
+ * shared limiter: connections per client, new connections per second),
+ * counting and logging a refusal: true with *hold to keep for
+ * limiter_release, or false (the caller resets the socket). `full`: the
+ * caller's listeners hold max_connections; `no_fd`: out of descriptors. */
+bool listener_limit(struct gate *g, int fd, const union wk_sockaddr *peer,
+    bool full, bool no_fd, uint32_t *hold);
 /* The same, bound to LAN interface ifname (NULL: none). */
 int listener_bind_dev(const struct sockaddr *sa, const char *ifname);
 void listener_stop(struct gate *g);

@@ -21,6 +21,7 @@
 #include "limiter.h"
 #include "log.h"
 #include "registry.h"
+#include "tls.h"
 
 /* Connections accepted per wake-up: a flood of connects takes its turn in
  * the loop like everyone else's bytes instead of draining the backlog. */
@@ -68,12 +69,30 @@ listener_reset(int fd)
 	close(fd);
 }
 
-/* Admit an accepted socket through the limiter and hand it on, or reset
- * it and count why. `no_fd`: it came in on the spare descriptor, so it may
- * stay only if a heavier client gives up a connection. */
+/* The limiter's table size: port-80 and TLS connections of a client
+ * count against the same limiter, each listener family up to
+ * max_connections. */
+static uint32_t
+listener_capacity(const struct wk_conf *c)
+{
+	return c->n_tls_listen > 0 ? 2 * c->max_connections : c->max_connections;
+}
+
+/* Close the connection the limiter gave up: a TLS one (tls.c knows its
+ * own) or a port-80 one. */
 static void
-listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
-    socklen_t plen, bool no_fd)
+listener_shed(struct gate *g, void *victim)
+{
+	g->st.shed++;
+	if (!tls_shed(g, victim))
+		g->lstate->on_shed(g, victim);
+}
+
+/* Decide an accepted socket by the per-client limiter (see gate.h), the
+ * one decision for the port-80 and the TLS listeners. */
+bool
+listener_limit(struct gate *g, int fd, const union wk_sockaddr *peer,
+    bool full, bool no_fd, uint32_t *hold)
 {
 	static struct log_rate rl = LOG_RATE(5, 10000);
 	uint64_t now = clock_mono_ms();
@@ -81,8 +100,6 @@ listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
 	struct wk_ip ip;
 	const struct wk_mac *mac = NULL;
 	enum limiter_verdict v;
-	bool full = no_fd || g->nconns >= g->conf->max_connections;
-	uint32_t hold;
 	void *victim;
 
 	addr_ip_from_sa(&peer->sa, &ip);
@@ -90,14 +107,11 @@ listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
 	 * in on, unless two claim it. */
 	if (ident_lookup_ip_on(g, ident_socket_ifindex(fd), &ip, now, &ci) && !ci.conflict)
 		mac = &ci.mac;
-	v = limiter_admit(g->lim, &ip, mac, now, full, NULL, &hold, &victim);
+	v = limiter_admit(g->lim, &ip, mac, now, full || no_fd, NULL, hold, &victim);
 	if (v == LIMITER_OK || v == LIMITER_SHED) {
-		if (victim != NULL) {
-			g->st.shed++;
-			g->lstate->on_shed(g, victim);
-		}
-		g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold);
-		return;
+		if (victim != NULL)
+			listener_shed(g, victim);
+		return true;
 	}
 	g->st.refused++;
 	if (v == LIMITER_CONNS)
@@ -116,7 +130,24 @@ listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
 		    : v == LIMITER_RATE ? "client_connect_rate exceeded"
 		    : "max_connections reached and this client holds the most");
 	}
-	listener_reset(fd);
+	return false;
+}
+
+/* Admit an accepted socket through the limiter and hand it on, or reset
+ * it. `no_fd`: it came in on the spare descriptor, so it may stay only if
+ * a heavier client gives up a connection. */
+static void
+listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
+    socklen_t plen, bool no_fd)
+{
+	uint32_t hold;
+
+	if (!listener_limit(g, fd, peer, g->nconns >= g->conf->max_connections,
+		no_fd, &hold)) {
+		listener_reset(fd);
+		return;
+	}
+	g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold);
 }
 
 /* Stop or resume watching every listening socket. */
@@ -165,8 +196,7 @@ listener_on_backoff(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!listener_spare(g) && (victim = limiter_heaviest(g->lim)) != NULL) {
-		g->st.shed++;
-		g->lstate->on_shed(g, victim);
+		listener_shed(g, victim);
 		listener_spare(g);
 	}
 	if (g->lstate->spare_fd < 0) {
@@ -331,7 +361,7 @@ listener_open_all(struct gate *g, gate_accept_cb on_accept, gate_shed_cb on_shed
 	g->lstate->on_shed = on_shed;
 	g->lstate->spare_fd = -1;
 	listener_limits_conf(g->conf, &lc);
-	g->lim = limiter_new(g->conf->max_connections, &lc);
+	g->lim = limiter_new(listener_capacity(g->conf), &lc);
 	g->lstate->backoff = evtimer_new(g->base, listener_on_backoff, g);
 	if (g->lim == NULL || g->lstate->backoff == NULL || !listener_spare(g)) {
 		log_err("cannot set up the connection limits");
@@ -382,7 +412,7 @@ listener_reconfigure(struct gate *g)
 	if (g->lim == NULL)
 		return;
 	listener_limits_conf(g->conf, &lc);
-	if (limiter_configure(g->lim, g->conf->max_connections, &lc) < 0)
+	if (limiter_configure(g->lim, listener_capacity(g->conf), &lc) < 0)
 		log_err("reload: no memory for max_connections %u; the limiter keeps "
 		    "its size", g->conf->max_connections);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "grant.h"
+#include "limiter.h"
 #include "log.h"
 #include "portal.h"
 #include "session.h"
@@ -56,7 +58,13 @@ struct tlsconn {
 	bool body_wait;              /* the accept form's body is arriving */
 	bool closing;                /* free once the output has drained */
 	int64_t t0_ms;
+	uint32_t lim_hold;           /* its place in the shared limiter */
 };
+
+/* The limiter owner of a TLS connection: its address with the low bit
+ * set (a struct is never at an odd address), so that a shed handed back
+ * by the limiter that port-80 connections share is told apart. */
+#define TLS_OWNER_TAG ((uintptr_t)1)
 
 struct tls {
 	struct gate *g;
@@ -593,6 +601,7 @@ tlsconn_free(struct tlsconn *c)
 		bufferevent_free(c->bev);
 	if (c->timer)
 		event_free(c->timer);
+	limiter_release(t->g->lim, c->lim_hold);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -601,6 +610,25 @@ tlsconn_free(struct tlsconn *c)
 		c->next->prev = c->prev;
 	t->nconns--;
 	free(c);
+}
+
+/* Close a TLS connection the shared limiter gave up for a lighter client
+ * (see tls.h): reset, like a refusal. */
+bool
+tls_shed(struct gate *g, void *owner)
+{
+	struct tlsconn *c;
+	struct linger lg = { 1, 0 };
+
+	if (((uintptr_t)owner & TLS_OWNER_TAG) == 0)
+		return false;
+	c = (struct tlsconn *)((uintptr_t)owner & ~TLS_OWNER_TAG);
+	(void)g;
+	if (c->bev != NULL && setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET,
+		SO_LINGER, &lg, sizeof(lg)) < 0)
+		log_debug("tls %s: SO_LINGER: %s", c->cip_s, strerror(errno));
+	tlsconn_free(c);
+	return true;
 }
 
 /* A TLS client connected: start the handshake with the current context. */
@@ -614,17 +642,36 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	socklen_t llen = sizeof(union wk_sockaddr);
 	struct timeval idle = { g->conf->idle_timeout, 0 };
 	struct timeval hdr = { g->conf->header_timeout, 0 };
+	union wk_sockaddr peer;
+	uint32_t hold;
 	SSL *ssl;
 
 	(void)l;
-	if (t->nconns >= g->conf->max_connections || (c = calloc(1, sizeof(*c))) == NULL) {
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, sa, (size_t)len < sizeof(peer) ? (size_t)len : sizeof(peer));
+	if (t->nconns >= g->conf->max_connections) {
+		g->st.refused++;
+		g->st.refused_full++;
+		listener_reset(fd);
+		return;
+	}
+	/* The per-client limits of the port-80 listener, in the same limiter:
+	 * a client's TLS and port-80 connections count together. */
+	if (!listener_limit(g, fd, &peer, false, false, &hold)) {
+		listener_reset(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		limiter_release(g->lim, hold);
 		g->st.refused++;
 		close(fd);
 		return;
 	}
 	c->t = t;
-	memcpy(&c->peer, sa, (size_t)len < sizeof(c->peer) ? (size_t)len : sizeof(c->peer));
+	c->lim_hold = hold;
+	c->peer = peer;
 	if (getsockname(fd, &c->local.sa, &llen) < 0 || (ssl = SSL_new(t->ctx)) == NULL) {
+		limiter_release(g->lim, hold);
 		free(c);
 		close(fd);
 		return;
@@ -647,9 +694,11 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		}
 		if (c->timer)
 			event_free(c->timer);
+		limiter_release(g->lim, hold);
 		free(c);
 		return;
 	}
+	limiter_bind(g->lim, hold, (void *)((uintptr_t)c | TLS_OWNER_TAG));
 	/* A client that closes without close_notify has still sent its
 	 * request; its answer is what matters. */
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);

@@ -4,6 +4,7 @@
 #ifndef WK_TLS_H
 #define WK_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -16,5 +17,8 @@ int tls_start(struct gate *g);
 int tls_reconfigure(struct gate *g);
 void tls_stop(struct gate *g);
 void tls_origin(const struct wk_conf *c, char *out, size_t size);
+/* Close a connection the shared limiter gave up, if it is a TLS one
+ * (owner as tls.c bound it); false for any other owner. */
+bool tls_shed(struct gate *g, void *owner);
 
 #endif

@@ -524,6 +524,46 @@ def test_out_of_fds_backs_off(f):
     hold.kill()
 
 
+# Holds N plain TCP connections to the TLS port (no handshake: each waits for
+# its ClientHello), then opens one more and says whether the gate reset it at
+# once ("reset") or kept it waiting too ("held"); the first N must all be held.
+HOLD_TLS = r"""
+import select, socket, sys, time
+ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held = [socket.create_connection((ip, port), timeout=2) for _ in range(n)]
+time.sleep(0.3)
+extra = socket.create_connection((ip, port), timeout=2)
+time.sleep(0.5)
+# readable now: reset or closed by the gate (nothing is sent before a ClientHello)
+ready = select.select(held + [extra], [], [], 0)[0]
+print("reset" if extra in ready else "held", sum(s not in ready for s in held))
+sys.stdout.flush()
+time.sleep(float(sys.argv[4]))
+"""
+
+
+def test_per_client_connection_cap_on_tls(f):
+    """The TLS listener applies the port-80 per-client limits (one limiter): a client
+    holding client_connections (8 here) on the TLS port has its next connection reset
+    and counted, while another client is still served over TLS at once."""
+    other = f.topo.add_client("tlscap")
+    f.reload("client_connections 8\n")
+    try:
+        before = int(re.search(r"refused_client_connections\D+(\d+)",
+                               f.ctl("stats")).group(1))
+        p = f.client.ns.popen([h.PY, "-c", HOLD_TLS, GATE4, str(PORT), "8", "2"],
+                              stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline().split()
+        assert line == ["reset", "8"], "9th TLS connection of one client: %r (want reset, 8 held)" % line
+        r, doc = api(f, client=other)
+        assert r.status == 200 and doc is not None, "another client not served over TLS: %d" % r.status
+        after = int(re.search(r"refused_client_connections\D+(\d+)", f.ctl("stats")).group(1))
+        assert after >= before + 1, "refusal not counted: %d -> %d" % (before, after)
+        p.wait(timeout=10)
+    finally:
+        f.reload("")
+
+
 TESTS = [
     test_api_captive_before_admission,
     test_api_after_admission_counts_down,
@@ -542,6 +582,7 @@ TESTS = [
     test_framing_errors_and_keepalive,
     test_firewall_lets_clients_reach_tls,
     test_out_of_fds_backs_off,
+    test_per_client_connection_cap_on_tls,
     test_signed_grant_over_tls,  # last: the grant key stays the portal's key
 ]
 
