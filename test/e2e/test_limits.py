@@ -84,13 +84,13 @@ class Fixture:
         self.gate = None
         self.start()
 
-    def start(self, env=None, **over):
+    def start(self, env=None, binary=None, **over):
         """(Re)start wicketd with BASE, keys in `over` replacing or adding to it."""
         if self.gate is not None:
             h.stop_checked(self.gate)
             if self.gate in self.topo.daemons:
                 self.topo.daemons.remove(self.gate)
-        self.gate = self.topo.start_wicketd(dict(BASE, **over), env=env)
+        self.gate = self.topo.start_wicketd(dict(BASE, **over), env=env, binary=binary)
         renice(self.gate.proc.pid)
         return self.gate
 
@@ -398,6 +398,83 @@ def test_fd_exhaustion(f):
     assert max(held) < 256, held
 
 
+def release_binary():
+    """The release wicketd for memory figures (ASan keeps freed memory in quarantine)."""
+    d = h.default_wicketd()
+    cand = d.replace("/asan/", "/")
+    return cand if "/asan/" in d and os.path.exists(cand) else d
+
+
+def wait_for(pred, timeout, every=0.2):
+    """Poll pred() until it is true or timeout s pass; return its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(every)
+
+
+@once_more_on_noise
+def test_slow_bodies_after_511(f):
+    """5,000 connections from fl send a POST head with Content-Length 100000, get their 511,
+    then trickle the body a byte every 5 s (client_connections 5000, no connect or answer
+    rate: the engine's body timeout, not the per-client limits, is what ends them): every
+    one gets its 511 and is closed by the gate within header_timeout (4 s) + 3 s of its
+    head, and c's and adm's p99 stay within 2x of the idle gate meanwhile."""
+    f.start(max_connections=6000, client_connections=5000, client_connect_rate=0,
+            client_511_rate=0, header_timeout=4)
+    ph = Phases(f, "sb")
+    head = "POST /lim-slowbody HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100000\\r\\n\\r\\n"
+    p = flood(f.fl, "--conns", 5000, "--send", head, "--trickle", 5, "--trickle-data", "a",
+              seconds=4 + 3 + 3)
+    held, cpu = ph.loaded(ramp=1.0)
+    r = flood_result(p)
+    st = f.stats()
+    print("    slow bodies: %d connected, %d got an answer %r, closed by the gate %d (fin %d, "
+          "reset %d), still open at the end %d; the gate held %d at most" % (
+              r["connected"], sum(r["statuses"].values()), r["statuses"], r["fin"] + r["reset"],
+              r["fin"], r["reset"], r["open_at_end"], max(held)))
+    assert r["connected"] == 5000, r
+    assert r["statuses"] == {"511": 5000}, "answers: %r" % r["statuses"]
+    assert r["open_at_end"] == 0, "%d slow bodies still open 10 s after their heads" % r["open_at_end"]
+    assert wait_for(lambda: f.stats()["connections"] <= 2, 3), f.stats()["connections"]
+    ph.check()
+
+
+def test_pipelined_flood_memory(f):
+    """1,000 connections from fl each write 10,000 pipelined GETs (280 KB) and never read
+    (client_connections 1000, no answer rate: the engine's bound on queued answers is what
+    is tested): wicketd's RSS (release build) grows by less than 96 MiB -- 96 KiB per
+    connection: 16 KiB of queued answers, the read space of a connection that stopped
+    reading, its state -- while they hold (it was 537 KiB per connection before the bound),
+    and is back within 16 MiB of where it started once they are gone."""
+    f.start(binary=release_binary(), client_connections=1000, client_connect_rate=0,
+            client_511_rate=0, header_timeout=30)
+    pid = f.gate.proc.pid
+    h.curl(f.c, ["http://%s/lim-warm" % O4])
+    base = origins.vmrss_kib(pid)
+    p = flood(f.fl, "--conns", 1000, "--send", "GET /lim-pipe HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n",
+              "--repeat", 10000, "--no-read", seconds=8)
+    peak = base
+    t_end = time.monotonic() + 8.5
+    while p.poll() is None and time.monotonic() < t_end:
+        peak = max(peak, origins.vmrss_kib(pid) or 0)
+        time.sleep(0.2)
+    r = flood_result(p)
+    after = wait_for(lambda: (lambda v: v if v is not None and v - base < 16 * 1024 else None)(
+        origins.vmrss_kib(pid)), 5) or origins.vmrss_kib(pid)
+    st = f.stats()
+    print("    pipelined: %d connections, %.1f MB sent; RSS %d KiB at start, %d at the peak "
+          "(+%d KiB, %.1f KiB per connection), %d after" % (
+              r["connected"], r["bytes_sent"] / 1e6, base, peak, peak - base,
+              (peak - base) / max(1, r["connected"]), after))
+    assert r["connected"] == 1000, r
+    assert st["requests"] > 1000, "the gate answered only %d requests" % st["requests"]
+    assert peak - base < 96 * 1024, "RSS grew by %d KiB for 1,000 unread pipelines" % (peak - base)
+    assert after - base < 16 * 1024, "RSS %d KiB after the flood vs %d before" % (after, base)
+
+
 TESTS = [
     test_one_client_flood,
     test_one_mac_on_two_addresses,
@@ -406,6 +483,8 @@ TESTS = [
     test_511_rate,
     test_pipelined_reader_without_511_rate,
     test_fd_exhaustion,
+    test_slow_bodies_after_511,
+    test_pipelined_flood_memory,
 ]
 
 
