@@ -8,10 +8,12 @@
 # are allowed here), and every line of every file is a whole JSON object.
 # (The per-client limits are off: one client makes all the load.)
 # (The same test with copytruncate instead of create loses lines: 2,919 of
-# 72,306 in one run; docs/deployment.md.) audit_syslog sends every line as
-# one datagram, never stalls the gate when syslog stops reading, and
-# follows reload.
-"""wicket e2e: audit log rotation, audit_syslog.
+# 72,306 in one run; docs/deployment.md.) On a full disk (a 256 KiB tmpfs
+# for the audit log) the gate keeps serving, no line is torn, what cannot
+# be written is dropped whole and counted, and once space comes back the
+# log goes on by itself. audit_syslog sends every line as one datagram,
+# never stalls the gate when syslog stops reading, and follows reload.
+"""wicket e2e: audit log rotation, full disk, audit_syslog.
 
 Run as root: python3 test/e2e/test_auditlog.py [-v] [-l] [NAME_SUBSTRING ...]
 """
@@ -199,6 +201,46 @@ def test_rotation_by_rename_loses_nothing(f):
     print("    %d requests, %d lines, 0 dropped, %d rotations" % (counted, lines, 2 * ROTATIONS))
 
 
+def test_full_disk_drops_whole_lines_and_recovers(f):
+    """A 256 KiB tmpfs fills up under load: the gate keeps answering, no line is torn,
+    requests = lines + counted drops; after space is freed new lines are written again."""
+    d = os.path.join(f.topo.tmp, "full")
+    os.makedirs(d)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", d], check=True)
+    f.mounts.append(d)
+    filler = os.path.join(d, "filler")
+    with open(filler, "wb") as w:
+        w.write(b"\0" * 96 * 1024)
+    log = os.path.join(d, "audit.jsonl")
+    f.start(log)
+    base = f.stats()
+    f.topo.client.ns.run(["wrk", "-t1", "-c4", "-d2s", "http://%s/full" % h.ORIGIN4], check=False, timeout=30)
+    j = settled(f)
+    st = os.statvfs(d)
+    assert st.f_bavail * st.f_frsize < 4096, "the tmpfs did not fill up (%d bytes free)" % (st.f_bavail * st.f_frsize)
+    r = h.curl(f.topo.client, ["http://%s/full-still-serving" % h.ORIGIN4])
+    assert r.status == 511, "no answer on a full disk: %s" % r.status_line
+    j = settled(f)
+    dropped = audit_dropped(j) - audit_dropped(base)
+    counted = j["gate"]["requests"] - base["gate"]["requests"]
+    lines = request_lines([log])
+    assert "audit" in j, "stats has no audit section (audit.dropped)"
+    assert dropped > 0, "a full disk dropped nothing?"
+    assert lines + dropped == counted, "%d requests, %d lines + %d dropped" % (counted, lines, dropped)
+    print("    full: %d requests, %d lines, %d dropped whole" % (counted, lines, dropped))
+    # space comes back: the next requests are written again, by themselves
+    os.unlink(filler)
+    h.curl(f.topo.client, ["http://%s/after-space" % h.ORIGIN4])
+    deadline = time.monotonic() + 3
+    while b"/after-space" not in open(log, "rb").read():
+        assert time.monotonic() < deadline, "no line written after space came back"
+        time.sleep(0.05)
+    j = settled(f)
+    counted = j["gate"]["requests"] - base["gate"]["requests"]
+    dropped = audit_dropped(j) - audit_dropped(base)
+    assert request_lines([log]) + dropped == counted
+
+
 def syslog_server(path):
     """A datagram socket at path standing in for /dev/log; not read until asked."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -280,6 +322,7 @@ def test_audit_syslog(f):
 
 TESTS = [
     test_rotation_by_rename_loses_nothing,
+    test_full_disk_drops_whole_lines_and_recovers,
     test_audit_syslog,
 ]
 
