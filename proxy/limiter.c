@@ -462,6 +462,24 @@ limiter_admit(struct limiter *l, const struct wk_ip *ip, const struct wk_mac *ma
 	return *victim != NULL ? LIMITER_SHED : LIMITER_OK;
 }
 
+/* Take a connect token for ip without holding a connection; see
+ * limiter.h. */
+bool
+limiter_take(struct limiter *l, const struct wk_ip *ip, uint64_t now_ms)
+{
+	const struct limiter_conf *c = &l->conf;
+	struct lkey k;
+	uint32_t i;
+
+	key_ip(ip, &k);
+	if ((i = ent_get(l, &k, now_ms)) == NIL)
+		return false; /* every record holds connections: not here */
+	if (!bucket_ready(&l->ent[i].conn, c->connect_rate, c->connect_burst, now_ms))
+		return false;
+	bucket_take(&l->ent[i].conn, c->connect_rate);
+	return true;
+}
+
 /* Name the owner of a hold; see limiter.h. */
 void
 limiter_bind(struct limiter *l, uint32_t hold, void *owner)

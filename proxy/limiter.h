@@ -62,6 +62,12 @@ enum limiter_verdict limiter_admit(struct limiter *l, const struct wk_ip *ip,
     const struct wk_mac *mac, uint64_t now_ms, bool full, void *owner,
     uint32_t *hold, void **victim);
 
+/* Take one token of ip's connect bucket (connect_rate, connect_burst)
+ * for something other than a connection -- radius.c's first-sight MAC-auth
+ * requests per client address -- in the same bounded, least-recently-used
+ * record table; false when its bucket is empty. */
+bool limiter_take(struct limiter *l, const struct wk_ip *ip, uint64_t now_ms);
+
 /* Name the owner of a hold (the connection, once it exists): what a shed
  * hands back. */
 void limiter_bind(struct limiter *l, uint32_t hold, void *owner);

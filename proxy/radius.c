@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "gate.h"
 #include "grant.h"
+#include "limiter.h"
 #include "log.h"
 #include "radpkt.h"
 #include "registry.h"
@@ -32,6 +33,8 @@
 #define RADIUS_PENDING_MAX 512   /* Access-Requests in flight, all servers */
 #define RADIUS_MAC_CACHE 4096    /* direct-mapped MAC-auth answer cache */
 #define RADIUS_MAC_RATE 20       /* new MAC-auth requests per second */
+#define RADIUS_MAC_SRC_RATE 2    /* ... of them per client address */
+#define RADIUS_MAC_SRC_BURST 4
 #define RADIUS_LOGINS 256        /* login attempts remembered */
 #define RADIUS_LOGIN_KEEP_MS 120000
 #define RADIUS_BUCKETS 4096      /* accounting sessions hash */
@@ -156,6 +159,7 @@ struct radius {
 	struct maccache cache[RADIUS_MAC_CACHE];
 	uint64_t rate_sec;
 	unsigned rate_n;
+	struct limiter *mac_src; /* first-sight MAC-auth budget per address */
 	struct rlogin logins[RADIUS_LOGINS];
 	struct rsess *buckets[RADIUS_BUCKETS];
 	size_t nsess;
@@ -1175,6 +1179,13 @@ radius_init(struct gate *g)
 	    getrandom(&r->sid_counter, sizeof(r->sid_counter), 0) != sizeof(r->sid_counter))
 		r->hash_seed = (uint64_t)clock_mono_ms();
 	r->next_seq = 1;
+	{
+		const struct limiter_conf lc = { .max_conns = 1,
+			.connect_rate = RADIUS_MAC_SRC_RATE,
+			.connect_burst = RADIUS_MAC_SRC_BURST };
+		if ((r->mac_src = limiter_new(1, &lc)) == NULL)
+			return -1;
+	}
 	if (radius_secret_load(c->radius_secret_file, r->secret, &r->slen, err,
 		sizeof(err)) < 0) {
 		log_err("radius_secret_file: %s", err);
@@ -1367,22 +1378,46 @@ radius_stop(struct gate *g)
 		r->qhead = a->next;
 		free(a);
 	}
+	limiter_free(r->mac_src);
 	OPENSSL_cleanse(r->secret, sizeof(r->secret));
 	free(r);
 	g->radius = NULL;
 }
 
+/* The source a first sighting of mac is charged to: the client address
+ * it was seen with (its IPv4 one when it has both: the LAN's IPv4
+ * addresses are few, a host picks IPv6 ones at will), else one shared
+ * "unknown" source. */
+static void
+radius_mac_source(const struct client_ident *ci, bool found, struct wk_ip *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->family = AF_INET; /* 0.0.0.0: no address known */
+	if (!found || ci->naddrs == 0)
+		return;
+	*src = ci->addrs[0].ip;
+	for (unsigned i = 0; i < ci->naddrs; i++)
+		if (ci->addrs[i].ip.family == AF_INET) {
+			*src = ci->addrs[i].ip;
+			return;
+		}
+}
+
 /* A MAC without a session was seen: ask the server about it, unless
- * MAC auth is off, it was asked recently (the cache), or the rate limit
- * says no (a flood of new MACs must not hammer the server). */
+ * MAC auth is off, it was asked recently (the cache), or a rate limit
+ * says no: a flood of new MACs must not hammer the server (20 a second in
+ * all), and one host cycling MACs must not take that whole budget from a
+ * genuine new client (2 a second, 4 at once, per client address). */
 void
 radius_sighted(struct gate *g, const struct wk_mac *mac)
 {
 	struct radius *r = g->radius;
 	struct maccache *mc;
 	struct client_ident ci;
+	struct wk_ip src;
 	uint64_t mono;
 	struct rreq *q;
+	bool known;
 
 	if (r == NULL || !g->conf->radius_mac_auth || r->nauth == 0 ||
 	    !addr_mac_is_unicast(mac))
@@ -1397,6 +1432,10 @@ radius_sighted(struct gate *g, const struct wk_mac *mac)
 	}
 	if (r->rate_n >= RADIUS_MAC_RATE)
 		return;
+	known = g->reg != NULL && registry_lookup_mac(g->reg, mac, mono, &ci);
+	radius_mac_source(&ci, known, &src);
+	if (!limiter_take(r->mac_src, &src, mono))
+		return; /* this address's share is spent: asked at a later sighting */
 	if ((q = radius_req_new(r, RREQ_MACAUTH, mac)) == NULL)
 		return;
 	r->rate_n++;
@@ -1406,7 +1445,7 @@ radius_sighted(struct gate *g, const struct wk_mac *mac)
 	mc->mac = *mac;
 	mc->until_ms = mono + (uint64_t)g->conf->radius_timeout * 1000 *
 	    (g->conf->radius_retries + 1) * (r->nauth + 1);
-	if (g->reg != NULL && registry_lookup_mac(g->reg, mac, mono, &ci) && ci.naddrs > 0)
+	if (known && ci.naddrs > 0)
 		q->ip = ci.addrs[0].ip;
 	radius_new_sid(r, q->sid);
 	radius_launch(r, q);

@@ -270,6 +270,46 @@ test_bounded_table(void **state)
 	limiter_free(l);
 }
 
+/* limiter_take: a token bucket per address without connections -- the
+ * burst at once, then the rate; one address's flood leaves another's
+ * bucket full; many addresses keep the table bounded. */
+static void
+test_take_per_address(void **state)
+{
+	const struct limiter_conf conf = { .max_conns = 1, .connect_rate = 2,
+		.connect_burst = 4 };
+	struct limiter *l = limiter_new(1, &conf);
+	struct limiter_stats st;
+	struct wk_ip flooder, other, ip;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(l);
+	ip_n(1, &flooder);
+	ip_n(2, &other);
+	for (int i = 0; i < 100; i++) /* 100 at t=0: the burst only */
+		n += limiter_take(l, &flooder, 0);
+	assert_int_equal(n, 4);
+	assert_true(limiter_take(l, &other, 0)); /* not charged for the flooder */
+	n = 0;
+	for (uint64_t t = 1; t <= 1000; t++) /* one second later: 2 more */
+		n += limiter_take(l, &flooder, t);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < 4; i++) /* 3 left + 2 refilled, capped at the burst */
+		assert_true(limiter_take(l, &other, 1000));
+	assert_false(limiter_take(l, &other, 1000));
+	/* 20,000 addresses passing through: bounded, recycled oldest first */
+	for (uint32_t a = 3; a < 20003; a++) {
+		ip_n(a, &ip);
+		assert_true(limiter_take(l, &ip, 2000));
+	}
+	limiter_stats(l, &st);
+	assert_true(st.clients <= 2 + 1024);
+	assert_true(st.evicted > 18000);
+	assert_int_equal(st.holds, 0);
+	limiter_free(l);
+}
+
 /* Touching a client's idle record (even a refused attempt) makes it the
  * most recently used, so a client that keeps trying keeps its spent
  * bucket while quieter ones are recycled. */
@@ -392,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_bounded_table),
 		cmocka_unit_test(test_lru_refresh),
+		cmocka_unit_test(test_take_per_address),
 		cmocka_unit_test(test_configure),
 		cmocka_unit_test(test_many_connections),
 	};
