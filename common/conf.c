@@ -111,6 +111,8 @@ static const struct ckey keys[] = {
 	{ "radius_mac_auth", T_BOOL, U(radius_mac_auth), 0, 0, "off", LIVE },
 	{ "radius_mac_cache", T_SECS, U(radius_mac_cache), 1, 86400, "30", LIVE },
 	{ "radius_fail", T_RADFAIL, U(radius_fail), 0, 0, "closed", LIVE },
+	{ "radius_require_message_authenticator", T_BOOL,
+	  U(radius_require_message_authenticator), 0, 0, "yes", LIVE },
 	{ "radius_interim", T_SECS, U(radius_interim), 1, 86400, "300", LIVE },
 	{ "radius_coa", T_LISTEN, L(radius_coa, n_radius_coa), 0, 0, "", RESTART },
 	{ "radius_coa_client", T_CIDR, L(radius_coa_client, n_radius_coa_client), 0, 0, "", LIVE },

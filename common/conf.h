@@ -114,6 +114,7 @@ struct wk_conf {
 	bool radius_mac_auth;
 	uint32_t radius_mac_cache;    /* seconds a MAC-auth answer is reused */
 	enum conf_radius_fail radius_fail;
+	bool radius_require_message_authenticator; /* Access replies without one dropped */
 	uint32_t radius_interim;      /* Interim-Update period unless the server says */
 	union wk_sockaddr radius_coa[2];
 	size_t n_radius_coa;

@@ -823,10 +823,12 @@ radius_launch(struct radius *r, struct rreq *q)
 static void
 radius_on_reply(evutil_socket_t fd, short what, void *arg)
 {
+	static struct log_rate rl_ma = LOG_RATE(5, 10000), rl_bad = LOG_RATE(5, 10000);
 	struct rserver *sv = arg;
 	uint8_t buf[RADPKT_MAX + 1];
 	struct radpkt p;
 	const char *why;
+	bool need_ma;
 	ssize_t n;
 
 	(void)what;
@@ -844,10 +846,22 @@ radius_on_reply(evutil_socket_t fd, short what, void *arg)
 			log_debug("radius: reply with unknown Identifier %u", p.id);
 			continue;
 		}
-		if (radpkt_verify_response(&p, q->auth, q->r->secret, q->r->slen) < 0) {
+		/* BLAST-RADIUS (CVE-2024-3596): an Access reply must carry a
+		 * Message-Authenticator unless the operator says otherwise. */
+		need_ma = q->kind != RREQ_ACCT &&
+		    q->r->g->conf->radius_require_message_authenticator;
+		if (need_ma && p.ma_off < 0) {
+			log_warn_rated(&rl_ma, "radius: reply without a "
+			    "Message-Authenticator dropped (radius_require_"
+			    "message_authenticator yes; make the server send one, "
+			    "docs/radius.md)");
+			continue;
+		}
+		if (radpkt_verify_response(&p, q->auth, q->r->secret, q->r->slen,
+			need_ma) < 0) {
 			/* RFC 2865 §3: silently discarded; the timer goes on. */
-			log_warn("radius: reply with a bad authenticator dropped "
-			    "(wrong radius_secret_file?)");
+			log_warn_rated(&rl_bad, "radius: reply with a bad "
+			    "authenticator dropped (wrong radius_secret_file?)");
 			continue;
 		}
 		if ((q->kind == RREQ_ACCT && p.code != RAD_ACCT_RESPONSE) ||

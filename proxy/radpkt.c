@@ -214,12 +214,15 @@ radpkt_verify_request(const struct radpkt *p, const uint8_t *secret,
 }
 
 /* Check a response: Response Authenticator = MD5(Code+ID+Length+Request
- * Authenticator+Attributes+Secret) (RFC 2865 §3), and a present
+ * Authenticator+Attributes+Secret) (RFC 2865 §3), and a
  * Message-Authenticator over the packet with the request's authenticator
- * (RFC 3579 §3.2). 0 when authentic. */
+ * (RFC 3579 §3.2): checked when present, and with require_ma an Access
+ * reply without one is refused -- the BLAST-RADIUS forgery (CVE-2024-3596)
+ * needs a reply the HMAC does not cover. 0 when authentic. */
 int
 radpkt_verify_response(const struct radpkt *p,
-    const uint8_t req_auth[RADPKT_AUTH_LEN], const uint8_t *secret, size_t slen)
+    const uint8_t req_auth[RADPKT_AUTH_LEN], const uint8_t *secret, size_t slen,
+    bool require_ma)
 {
 	uint8_t d[RADPKT_AUTH_LEN];
 
@@ -227,7 +230,9 @@ radpkt_verify_response(const struct radpkt *p,
 	    CRYPTO_memcmp(d, p->buf + 4, RADPKT_AUTH_LEN) != 0)
 		return -1;
 	if (p->ma_off < 0)
-		return 0;
+		return require_ma && (p->code == RAD_ACCESS_ACCEPT ||
+		    p->code == RAD_ACCESS_REJECT || p->code == RAD_ACCESS_CHALLENGE)
+		    ? -1 : 0;
 	if (radpkt_hmac(p->buf, p->len, p->ma_off, req_auth, secret, slen, d) < 0 ||
 	    CRYPTO_memcmp(d, p->buf + p->ma_off + 2, RADPKT_AUTH_LEN) != 0)
 		return -1;

@@ -157,10 +157,11 @@ int radpkt_attr_u32(const struct radpkt *p, const struct radpkt_attr *a,
 int radpkt_verify_request(const struct radpkt *p, const uint8_t *secret,
     size_t slen, bool require_ma);
 /* A response to a request whose authenticator was req_auth (RFC 2865 §3),
- * and its Message-Authenticator if present (RFC 3579 §3.2). */
+ * and its Message-Authenticator if present (RFC 3579 §3.2); with
+ * require_ma an Access-Accept/Reject/Challenge must have one. */
 int radpkt_verify_response(const struct radpkt *p,
     const uint8_t req_auth[RADPKT_AUTH_LEN], const uint8_t *secret,
-    size_t slen);
+    size_t slen, bool require_ma);
 
 /* A packet being built. */
 struct radpkt_builder {

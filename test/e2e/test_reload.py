@@ -110,6 +110,7 @@ ALT = {
     "radius_mac_auth": "radius_mac_auth on",
     "radius_mac_cache": "radius_mac_cache 60",
     "radius_fail": "radius_fail open",
+    "radius_require_message_authenticator": "radius_require_message_authenticator no",
     "radius_interim": "radius_interim 600",
     "radius_coa": "radius_coa 127.0.0.1:3799\nradius_coa_client 127.0.0.1",
     "radius_coa_client": "radius_coa_client 127.0.0.1",

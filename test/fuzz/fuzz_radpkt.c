@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (p.len >= 40 && radpkt_verify_request(&p, secret, sizeof(secret) - 1, false) == 0)
 		abort(); /* an MD5 preimage would be news */
-	(void)radpkt_verify_response(&p, data + 4, secret, sizeof(secret) - 1);
+	(void)radpkt_verify_response(&p, data + 4, secret, sizeof(secret) - 1, true);
 	(void)radpkt_accept_decode(&p, &acc, &why);
 	int err = radpkt_coa_decode(&p, &coa);
 	radpkt_begin(&b, err ? RAD_COA_NAK : RAD_COA_ACK, p.id, NULL);

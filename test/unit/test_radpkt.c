@@ -61,18 +61,71 @@ test_rfc2865_response(void **state)
 	assert_int_equal(p.code, RAD_ACCESS_ACCEPT);
 	assert_int_equal(p.nattrs, 3);
 	assert_int_equal(radpkt_verify_response(&p, rfc_req + 4,
-	    (const uint8_t *)SECRET, SLEN), 0);
+	    (const uint8_t *)SECRET, SLEN, false), 0);
 	assert_int_equal(radpkt_verify_response(&p, rfc_req + 4,
-	    (const uint8_t *)"xyzzy5462", SLEN), -1);
+	    (const uint8_t *)"xyzzy5462", SLEN, false), -1);
 	memcpy(ra, rfc_req + 4, 16);
 	ra[15] ^= 1;
-	assert_int_equal(radpkt_verify_response(&p, ra, (const uint8_t *)SECRET, SLEN), -1);
+	assert_int_equal(radpkt_verify_response(&p, ra, (const uint8_t *)SECRET, SLEN, false), -1);
 	for (size_t i = 0; i < sizeof(rfc_accept); i++) {
 		memcpy(bad, rfc_accept, sizeof(bad));
 		bad[i] ^= 0x40;
 		if (radpkt_parse(bad, sizeof(bad), &p, NULL) == 0)
 			assert_int_equal(radpkt_verify_response(&p, rfc_req + 4,
-			    (const uint8_t *)SECRET, SLEN), -1);
+			    (const uint8_t *)SECRET, SLEN, false), -1);
+	}
+	/* BLAST-RADIUS: the RFC's Accept has no Message-Authenticator, so a
+	 * gate that requires one refuses it, authentic as it is. */
+	assert_int_equal(radpkt_parse(rfc_accept, sizeof(rfc_accept), &p, NULL), 0);
+	assert_int_equal(radpkt_verify_response(&p, rfc_req + 4,
+	    (const uint8_t *)SECRET, SLEN, true), -1);
+}
+
+/* With require_ma: an Access-Accept, -Reject or -Challenge needs a valid
+ * Message-Authenticator, an Accounting-Response does not (RFC 2866 has
+ * none); without it only a present one is checked. */
+static void
+test_response_requires_ma(void **state)
+{
+	static const struct {
+		uint8_t code;
+		bool ma, tamper_ma, require;
+		int want;
+	} t[] = {
+		{ RAD_ACCESS_ACCEPT, true, false, true, 0 },
+		{ RAD_ACCESS_ACCEPT, false, false, true, -1 },
+		{ RAD_ACCESS_ACCEPT, false, false, false, 0 },
+		{ RAD_ACCESS_ACCEPT, true, true, false, -1 },
+		{ RAD_ACCESS_ACCEPT, true, true, true, -1 },
+		{ RAD_ACCESS_REJECT, true, false, true, 0 },
+		{ RAD_ACCESS_REJECT, false, false, true, -1 },
+		{ RAD_ACCESS_REJECT, false, false, false, 0 },
+		{ RAD_ACCESS_CHALLENGE, false, false, true, -1 },
+		{ RAD_ACCT_RESPONSE, false, false, true, 0 },
+		{ RAD_ACCT_RESPONSE, true, true, true, -1 },
+	};
+	uint8_t req_auth[16];
+	(void)state;
+
+	for (size_t i = 0; i < 16; i++)
+		req_auth[i] = (uint8_t)(0xa0 + i);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct radpkt_builder r;
+		struct radpkt p;
+		int n;
+		radpkt_begin(&r, t[i].code, 7, NULL);
+		if (t[i].ma)
+			radpkt_put_ma(&r);
+		radpkt_put_u32(&r, RAD_SESSION_TIMEOUT, 600);
+		n = radpkt_finish(&r, (const uint8_t *)SECRET, SLEN, req_auth);
+		assert_true(n > 0);
+		assert_int_equal(radpkt_parse(r.buf, (size_t)n, &p, NULL), 0);
+		if (t[i].tamper_ma)
+			r.buf[p.ma_off + 5] ^= 1;
+		if (radpkt_verify_response(&p, req_auth, (const uint8_t *)SECRET, SLEN,
+			t[i].require) != t[i].want)
+			fail_msg("row %zu: code %u ma %d tampered %d require %d: not %d", i,
+			    t[i].code, t[i].ma, t[i].tamper_ma, t[i].require, t[i].want);
 	}
 }
 
@@ -265,9 +318,11 @@ test_accounting_and_responses(void **state)
 	radpkt_put_ma(&r);
 	n = radpkt_finish(&r, (const uint8_t *)SECRET, SLEN, req_auth);
 	assert_int_equal(radpkt_parse(r.buf, (size_t)n, &p, NULL), 0);
-	assert_int_equal(radpkt_verify_response(&p, req_auth, (const uint8_t *)SECRET, SLEN), 0);
+	assert_int_equal(radpkt_verify_response(&p, req_auth, (const uint8_t *)SECRET, SLEN,
+	    true), 0);
 	r.buf[p.ma_off + 5] ^= 1;
-	assert_int_equal(radpkt_verify_response(&p, req_auth, (const uint8_t *)SECRET, SLEN), -1);
+	assert_int_equal(radpkt_verify_response(&p, req_auth, (const uint8_t *)SECRET, SLEN,
+	    false), -1);
 	/* An Access-Request is not a computed request. */
 	radpkt_begin(&b, RAD_ACCESS_REQUEST, 2, rfc_req + 4);
 	radpkt_put_str(&b, RAD_USER_NAME, "x");
@@ -411,6 +466,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc2865_access_request),
 		cmocka_unit_test(test_rfc2865_response),
+		cmocka_unit_test(test_response_requires_ma),
 		cmocka_unit_test(test_coa_authenticators),
 		cmocka_unit_test(test_coa_every_truncation),
 		cmocka_unit_test(test_attribute_limits),
