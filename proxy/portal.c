@@ -963,13 +963,16 @@ portal_answer_size(const struct gate *g)
 }
 
 /* Answer a request to the gate itself; body is the request body when
- * portal_wants_body asked for one. Returns the answer's length (0 when
- * it did not fit: the caller answers 500). */
+ * portal_wants_body asked for one (a login form's is wiped once read).
+ * Returns the answer's length (0 when it did not fit: the caller answers
+ * 500). */
 size_t
-portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
+portal_answer(struct gate *g, const struct portal_req *pr, char *body,
     size_t blen, const struct reply_ctx *rc, char *out, size_t size,
     unsigned *status, const char **why)
 {
+	size_t n;
+
 	enum portal_route r = portal_route(pr->target, strlen(pr->target));
 
 	*why = NULL;
@@ -986,8 +989,12 @@ portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
 			break;
 		return portal_accept(g, pr, body, blen, rc, out, size, status, why);
 	case PORTAL_LOGIN:
-		if (pr->post)
-			return portal_login_post(g, pr, body, blen, rc, out, size, status, why);
+		if (pr->post) {
+			n = portal_login_post(g, pr, body, blen, rc, out, size, status, why);
+			if (body != NULL) /* the password, url-encoded */
+				OPENSSL_cleanse(body, blen);
+			return n;
+		}
 		if (!pr->get && !pr->head)
 			break;
 		return portal_login_get(g, pr, rc, out, size, status, why);
@@ -998,7 +1005,7 @@ portal_answer(struct gate *g, const struct portal_req *pr, const char *body,
 	}
 	/* RFC 9110 §15.5.6: a 405 names the methods the page takes. */
 	char page[4096];
-	size_t n = portal_page(page, sizeof(page), "Method Not Allowed",
+	n = portal_page(page, sizeof(page), "Method Not Allowed",
 	    "<p>This page does not take that method.</p>");
 	*status = 405;
 	*why = "method not allowed";

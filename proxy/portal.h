@@ -57,8 +57,10 @@ int portal_link(struct gate *g, const struct policy_in *id, const char *want,
     const char *gate_host, char *out, size_t size);
 size_t portal_wants_body(const struct portal_req *pr);
 size_t portal_answer_size(const struct gate *g);
+/* body (the request's, when portal_wants_body asked for one) is wiped
+ * in place once read when it is the login form's: it holds a password. */
 size_t portal_answer(struct gate *g, const struct portal_req *pr,
-    const char *body, size_t blen, const struct reply_ctx *rc, char *out,
+    char *body, size_t blen, const struct reply_ctx *rc, char *out,
     size_t size, unsigned *status, const char **why);
 
 #endif

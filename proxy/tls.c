@@ -80,6 +80,56 @@ struct tls {
 static void tlsconn_free(struct tlsconn *c);
 static void tlsconn_pump(struct tlsconn *c);
 
+/* Wipe the first n bytes of an input buffer in place (the whole buffer
+ * for n = -1): what a client sent may be a login form's password, and an
+ * evbuffer frees its chains as they are, contents and all. */
+static void
+tls_input_wipe(struct evbuffer *in, ev_ssize_t n)
+{
+	struct evbuffer_iovec *v;
+	int k = evbuffer_peek(in, n, NULL, NULL, 0);
+	size_t left = n < 0 ? evbuffer_get_length(in) : (size_t)n;
+
+	if (k <= 0 || (v = calloc((size_t)k, sizeof(*v))) == NULL)
+		return;
+	k = evbuffer_peek(in, n, NULL, v, k);
+	for (int i = 0; i < k && left > 0; i++) {
+		size_t m = v[i].iov_len < left ? v[i].iov_len : left;
+		OPENSSL_cleanse(v[i].iov_base, m);
+		left -= m;
+	}
+	free(v);
+}
+
+/* evbuffer_pullup without copies left behind: pulling up copies the
+ * bytes out of the chains they arrived in and frees those as they are, so
+ * when the first n bytes span several chains they are copied out, wiped in
+ * place, drained and put back as one piece first. NULL on no memory. */
+static char *
+tls_pullup(struct evbuffer *in, size_t n)
+{
+	char *tmp;
+
+	if (evbuffer_peek(in, (ev_ssize_t)n, NULL, NULL, 0) <= 1)
+		return (char *)evbuffer_pullup(in, (ev_ssize_t)n);
+	if ((tmp = malloc(n)) == NULL)
+		return NULL;
+	if (evbuffer_copyout(in, tmp, n) != (ev_ssize_t)n) {
+		free(tmp);
+		return NULL;
+	}
+	tls_input_wipe(in, (ev_ssize_t)n);
+	evbuffer_drain(in, n);
+	if (evbuffer_prepend(in, tmp, n) < 0) {
+		OPENSSL_cleanse(tmp, n);
+		free(tmp);
+		return NULL;
+	}
+	OPENSSL_cleanse(tmp, n);
+	free(tmp);
+	return (char *)evbuffer_pullup(in, (ev_ssize_t)n); /* one chain: no copy */
+}
+
 /* Format a message into err (messages carry paths: truncation is fine). */
 __attribute__((format(printf, 3, 4))) static void
 tls_err(char *err, size_t errlen, const char *fmt, ...)
@@ -191,8 +241,10 @@ tls_ctx_build(const struct wk_conf *c, const char **key, char *err, size_t errle
 	/* RFC 8996 retires TLS 1.0 and 1.1; RFC 9325 §3.1.1: 1.2 or later. */
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		goto ssl_fail;
+	/* CLEANSE_PLAINTEXT: OpenSSL wipes its decrypted record buffers once
+	 * read (they held the login form's password, too). */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_COMPRESSION);
+	    SSL_OP_NO_COMPRESSION | SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1) != 1)
 		goto ssl_fail;
@@ -356,7 +408,7 @@ tls_capport_state(struct gate *g, struct policy_in *id, struct capport_state *st
 /* Answer the request whose head (and, for the accept form, body) is at
  * the front of the input: the API, or the portal's pages. */
 static void
-tlsconn_request(struct tlsconn *c, const char *buf, const char *body, size_t blen)
+tlsconn_request(struct tlsconn *c, const char *buf, char *body, size_t blen)
 {
 	struct gate *g = c->t->g;
 	const struct http_req *r = &c->req;
@@ -470,13 +522,13 @@ tlsconn_pump(struct tlsconn *c)
 
 	while (!c->closing && evbuffer_get_length(outb) == 0) {
 		size_t len = evbuffer_get_length(in), n;
-		const char *buf;
+		char *buf;
 		int rc;
 
 		if (len == 0)
 			break;
 		n = len < cap ? len : cap;
-		if ((buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
+		if ((buf = tls_pullup(in, n)) == NULL) {
 			c->closing = true;
 			break;
 		}
@@ -504,10 +556,11 @@ tlsconn_pump(struct tlsconn *c)
 				c->body_wait = true;
 				break;
 			}
-			if ((buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)need)) == NULL) {
+			if ((buf = tls_pullup(in, need)) == NULL) {
 				c->closing = true;
 				break;
 			}
+			/* the portal wipes a login body where it lies */
 			tlsconn_request(c, buf, buf + c->req.head_len,
 			    (size_t)c->req.content_length);
 			evbuffer_drain(in, need);
@@ -597,8 +650,11 @@ tlsconn_free(struct tlsconn *c)
 {
 	struct tls *t = c->t;
 
-	if (c->bev)
+	if (c->bev) {
+		/* a body still arriving (or never read) may hold a password */
+		tls_input_wipe(bufferevent_get_input(c->bev), -1);
 		bufferevent_free(c->bev);
+	}
 	if (c->timer)
 		event_free(c->timer);
 	limiter_release(t->g->lim, c->lim_hold);
