@@ -111,9 +111,14 @@ addr_fmt_v4(const uint8_t *b, char *out)
 	size_t n = 0;
 
 	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
 		if (i > 0)
 			out[n++] = '.';
-		n += addr_fmt_dec(b[i], out + n);
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
 	}
 	return n;
 }

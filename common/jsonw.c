@@ -104,6 +104,75 @@ key(struct jsonw *j, const char *k)
 	j->len = (size_t)(p - j->buf);
 }
 
+/* Write the separator and a key given with its length, which the caller
+ * vouches is plain ASCII needing no escape (a literal: JSONW_K). */
+static void
+key_k(struct jsonw *j, const char *k, size_t n)
+{
+	char *p;
+
+	if (j->overflow || j->len + n + 6 >= j->size) {
+		key(j, k);
+		return;
+	}
+	p = j->buf + j->len;
+	if (!j->first)
+		*p++ = ',';
+	j->first = false;
+	*p++ = '"';
+	memcpy(p, k, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	j->len = (size_t)(p - j->buf);
+}
+
+/* jsonw_str with a literal key (JSONW_K): the audit line's hot path. The
+ * value's plain run is found without a strlen first (NUL is not plain). */
+void
+jsonw_str_k(struct jsonw *j, const char *k, size_t klen, const char *val)
+{
+	size_t n = 0;
+
+	key_k(j, k, klen);
+	if (val == NULL) {
+		raw(j, "null", 4);
+		return;
+	}
+	while (plain((unsigned char)val[n]))
+		n++;
+	if (val[n] != '\0') {
+		escaped(j, val, n + strlen(val + n));
+		return;
+	}
+	raw(j, "\"", 1);
+	raw(j, val, n);
+	raw(j, "\"", 1);
+}
+
+/* jsonw_uint with a literal key (JSONW_K). */
+void
+jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val)
+{
+	char num[24];
+	size_t i = sizeof(num);
+
+	do {
+		num[--i] = (char)('0' + val % 10);
+		val /= 10;
+	} while (val != 0);
+	key_k(j, k, klen);
+	raw(j, num + i, sizeof(num) - i);
+}
+
+/* jsonw_bool with a literal key (JSONW_K). */
+void
+jsonw_bool_k(struct jsonw *j, const char *k, size_t klen, bool val)
+{
+	key_k(j, k, klen);
+	raw(j, val ? "true" : "false", val ? 4 : 5);
+}
+
 /* Add a string member; NULL becomes null. */
 void
 jsonw_str(struct jsonw *j, const char *k, const char *val)

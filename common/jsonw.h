@@ -21,6 +21,12 @@ void jsonw_uint(struct jsonw *j, const char *key, uint64_t val);
 void jsonw_bool(struct jsonw *j, const char *key, bool val);
 void jsonw_null(struct jsonw *j, const char *key);
 size_t jsonw_end(struct jsonw *j);
+/* The same with a literal key and its length, JSONW_K("name"): no strlen
+ * and no escape for the key (it must be plain ASCII). */
+#define JSONW_K(lit) lit, sizeof(lit) - 1
+void jsonw_str_k(struct jsonw *j, const char *k, size_t klen, const char *val);
+void jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val);
+void jsonw_bool_k(struct jsonw *j, const char *k, size_t klen, bool val);
 #define JSONW_TS_LEN 64
 void jsonw_ts(int64_t ms, char out[JSONW_TS_LEN]);
 

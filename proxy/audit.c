@@ -52,26 +52,27 @@ audit_format_request(char *buf, size_t size, const struct audit_req *r)
 	size_t n;
 
 	audit_begin(&j, buf, size, r->ts_ms, "request");
-	jsonw_str(&j, "client_ip", r->client_ip);
-	jsonw_str(&j, "interface", r->iface);
-	jsonw_str(&j, "mac", r->mac);
-	jsonw_bool(&j, "mac_random", r->mac_random);
-	jsonw_str(&j, "dst", r->dst);
-	jsonw_str(&j, "method", r->method);
-	jsonw_str(&j, "host", r->host);
-	jsonw_str(&j, "path", r->path);
-	jsonw_str(&j, "verdict", r->verdict);
-	jsonw_str(&j, "reason", r->reason);
-	jsonw_uint(&j, "status", r->status);
+	/* literal keys (JSONW_K): this line is written for every request */
+	jsonw_str_k(&j, JSONW_K("client_ip"), r->client_ip);
+	jsonw_str_k(&j, JSONW_K("interface"), r->iface);
+	jsonw_str_k(&j, JSONW_K("mac"), r->mac);
+	jsonw_bool_k(&j, JSONW_K("mac_random"), r->mac_random);
+	jsonw_str_k(&j, JSONW_K("dst"), r->dst);
+	jsonw_str_k(&j, JSONW_K("method"), r->method);
+	jsonw_str_k(&j, JSONW_K("host"), r->host);
+	jsonw_str_k(&j, JSONW_K("path"), r->path);
+	jsonw_str_k(&j, JSONW_K("verdict"), r->verdict);
+	jsonw_str_k(&j, JSONW_K("reason"), r->reason);
+	jsonw_uint_k(&j, JSONW_K("status"), r->status);
 	if (r->upstream_status)
-		jsonw_uint(&j, "upstream_status", r->upstream_status);
+		jsonw_uint_k(&j, JSONW_K("upstream_status"), r->upstream_status);
 	else
-		jsonw_null(&j, "upstream_status");
-	jsonw_uint(&j, "bytes_in", r->bytes_in);
-	jsonw_uint(&j, "bytes_out", r->bytes_out);
-	jsonw_uint(&j, "ms", r->ms);
+		jsonw_str_k(&j, JSONW_K("upstream_status"), NULL);
+	jsonw_uint_k(&j, JSONW_K("bytes_in"), r->bytes_in);
+	jsonw_uint_k(&j, JSONW_K("bytes_out"), r->bytes_out);
+	jsonw_uint_k(&j, JSONW_K("ms"), r->ms);
 	if (r->error)
-		jsonw_str(&j, "error", r->error);
+		jsonw_str_k(&j, JSONW_K("error"), r->error);
 	n = jsonw_end(&j);
 	return n;
 }

@@ -85,11 +85,11 @@ const char *ident_ifname(struct gate *g, int ifindex);
 /* txn.c: client connections (the listener hands them over through the
  * accept callback it is given). */
 typedef void (*gate_accept_cb)(struct gate *g, int fd,
-    const struct sockaddr *peer, int plen, uint32_t hold);
+    const struct sockaddr *peer, int plen, uint32_t hold, int ifindex);
 /* ... and a connection the limiter chose to close for a lighter client. */
 typedef void (*gate_shed_cb)(struct gate *g, void *conn);
 void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
-    uint32_t hold);
+    uint32_t hold, int ifindex);
 void conn_shed(struct gate *g, void *conn);
 void conn_free_all(struct gate *g);
 /* A session ended (revoke, expiry, quota) for mac, or the configuration
@@ -114,7 +114,7 @@ void listener_reset(int fd);
  * counting and logging a refusal: true with *hold to keep for
  * limiter_release, or false (the caller resets the socket). `full`: the
  * caller's listeners hold max_connections; `no_fd`: out of descriptors. */
-bool listener_limit(struct gate *g, int fd, const union wk_sockaddr *peer,
+bool listener_limit(struct gate *g, int ifindex, const union wk_sockaddr *peer,
     bool full, bool no_fd, uint32_t *hold);
 /* The same, bound to LAN interface ifname (NULL: none). */
 int listener_bind_dev(const struct sockaddr *sa, const char *ifname);

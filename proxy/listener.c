@@ -91,7 +91,7 @@ listener_shed(struct gate *g, void *victim)
 /* Decide an accepted socket by the per-client limiter (see gate.h), the
  * one decision for the port-80 and the TLS listeners. */
 bool
-listener_limit(struct gate *g, int fd, const union wk_sockaddr *peer,
+listener_limit(struct gate *g, int ifindex, const union wk_sockaddr *peer,
     bool full, bool no_fd, uint32_t *hold)
 {
 	static struct log_rate rl = LOG_RATE(5, 10000);
@@ -105,7 +105,7 @@ listener_limit(struct gate *g, int fd, const union wk_sockaddr *peer,
 	addr_ip_from_sa(&peer->sa, &ip);
 	/* The MAC the sniffer has for this address on the interface it came
 	 * in on, unless two claim it. */
-	if (ident_lookup_ip_on(g, ident_socket_ifindex(fd), &ip, now, &ci) && !ci.conflict)
+	if (ident_lookup_ip_on(g, ifindex, &ip, now, &ci) && !ci.conflict)
 		mac = &ci.mac;
 	v = limiter_admit(g->lim, &ip, mac, now, full || no_fd, NULL, hold, &victim);
 	if (v == LIMITER_OK || v == LIMITER_SHED) {
@@ -140,14 +140,15 @@ static void
 listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
     socklen_t plen, bool no_fd)
 {
+	int ifindex = ident_socket_ifindex(fd); /* asked once, handed on */
 	uint32_t hold;
 
-	if (!listener_limit(g, fd, peer, g->nconns >= g->conf->max_connections,
+	if (!listener_limit(g, ifindex, peer, g->nconns >= g->conf->max_connections,
 		no_fd, &hold)) {
 		listener_reset(fd);
 		return;
 	}
-	g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold);
+	g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold, ifindex);
 }
 
 /* Stop or resume watching every listening socket. */

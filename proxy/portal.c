@@ -493,6 +493,18 @@ portal_link_splash(struct gate *g, const struct policy_in *id,
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* Append len bytes to the link being built in out (NUL-terminated later);
+ * false when they (and the NUL) do not fit. */
+static bool
+link_put(char *out, size_t size, size_t *n, const char *p, size_t len)
+{
+	if (len >= size - *n)
+		return false;
+	memcpy(out + *n, p, len);
+	*n += len;
+	return true;
+}
+
 /* The link to an external login server with want as its url (signed
  * when there is a key and a MAC, else the facts unsigned, documented);
  * -1 when it does not fit. */
@@ -502,7 +514,9 @@ portal_link_external(struct gate *g, const struct policy_in *id,
 {
 	const struct wk_conf *c = g->conf;
 	char enc[3 * TOKEN_URL_MAX + 1], ips[WK_IP_STRLEN], m[WK_MAC_STRLEN];
-	int n;
+	char tsd[24];
+	size_t n = 0, k;
+	uint64_t ts;
 
 	if (g->portal->signed_grants && id->mac != NULL)
 		return token_link_build(&g->portal->key, c->portal_url, id->mac,
@@ -510,18 +524,29 @@ portal_link_external(struct gate *g, const struct policy_in *id,
 	if (token_url_encode(want, enc, sizeof(enc)) < 0)
 		return -1;
 	addr_ip_format(&id->client, ips);
-	n = snprintf(out, size, "%s%sip=%s&url=%s&ts=%llu&gw=%s", c->portal_url,
-	    strchr(c->portal_url, '?') ? "&" : "?", ips, enc,
-	    (unsigned long long)clock_wall_s(), c->gateway_id);
-	if (n < 0 || (size_t)n >= size)
+	/* Appended piece by piece, not printf: this runs for every 511. */
+	ts = clock_wall_s();
+	k = sizeof(tsd);
+	do
+		tsd[--k] = (char)('0' + ts % 10);
+	while ((ts /= 10) != 0);
+	if (!link_put(out, size, &n, c->portal_url, strlen(c->portal_url)) ||
+	    !link_put(out, size, &n, strchr(c->portal_url, '?') ? "&ip=" : "?ip=", 4) ||
+	    !link_put(out, size, &n, ips, strlen(ips)) ||
+	    !link_put(out, size, &n, "&url=", 5) ||
+	    !link_put(out, size, &n, enc, strlen(enc)) ||
+	    !link_put(out, size, &n, "&ts=", 4) ||
+	    !link_put(out, size, &n, tsd + k, sizeof(tsd) - k) ||
+	    !link_put(out, size, &n, "&gw=", 4) ||
+	    !link_put(out, size, &n, c->gateway_id, strlen(c->gateway_id)))
 		return -1;
 	if (id->mac != NULL) {
-		size_t l = (size_t)n;
 		addr_mac_format(id->mac, m);
-		n = snprintf(out + l, size - l, "&mac=%s", m);
-		if (n < 0 || (size_t)n >= size - l)
+		if (!link_put(out, size, &n, "&mac=", 5) ||
+		    !link_put(out, size, &n, m, strlen(m)))
 			return -1;
 	}
+	out[n] = '\0';
 	return 0;
 }
 

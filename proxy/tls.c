@@ -700,6 +700,7 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct timeval hdr = { g->conf->header_timeout, 0 };
 	union wk_sockaddr peer;
 	uint32_t hold;
+	int ifindex;
 	SSL *ssl;
 
 	(void)l;
@@ -713,7 +714,8 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	/* The per-client limits of the port-80 listener, in the same limiter:
 	 * a client's TLS and port-80 connections count together. */
-	if (!listener_limit(g, fd, &peer, false, false, &hold)) {
+	ifindex = ident_socket_ifindex(fd);
+	if (!listener_limit(g, ifindex, &peer, false, false, &hold)) {
 		listener_reset(fd);
 		return;
 	}
@@ -735,7 +737,7 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct wk_ip ip;
 	addr_ip_from_sa(&c->peer.sa, &ip);
 	addr_ip_format(&ip, c->cip_s);
-	c->ifindex = ident_socket_ifindex(fd);
+	c->ifindex = ifindex;
 	addr_sa_format(&c->local.sa, c->local_s);
 	http_req_init(&c->req);
 	c->bev = bufferevent_openssl_socket_new(g->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,

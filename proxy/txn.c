@@ -59,10 +59,11 @@ static void txn_log(struct conn *c, const struct txn *t);
 /* Take a freshly accepted socket: find where it was going and who sent
  * it, and wait for its first request head. The listener has admitted it
  * through the per-client limiter already: hold is its claim there, bound
- * to the connection here and released by conn_free. */
+ * to the connection here and released by conn_free; ifindex is the LAN
+ * interface it came in on (ident_socket_ifindex, asked once). */
 void
 conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
-    uint32_t hold)
+    uint32_t hold, int ifindex)
 {
 	union wk_sockaddr local, dst;
 	socklen_t llen = sizeof(local);
@@ -85,29 +86,28 @@ conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
 	memcpy(&c->local, &local, addr_sa_len(&local.sa));
 	memcpy(&c->dst, &dst, addr_sa_len(&dst.sa));
 	addr_ip_from_sa(peer, &c->client);
-	c->ifindex = ident_socket_ifindex(fd);
+	c->ifindex = ifindex;
 	addr_ip_from_sa(&dst.sa, &dip);
 	addr_ip_from_sa(&local.sa, &lip);
 	c->dst_is_gate = redirected < 0 || addr_ip_equal(&dip, &lip) ||
 	    origdst_is_local(&dip);
 	c->t_wait = c->t_progress = clock_mono_ms();
 	event_assign(&c->ev, g->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
-	c->evmask = EV_READ;
-	if (event_add(&c->ev, NULL) < 0) { /* (no heap entry yet) */
-		limiter_release(g->lim, hold);
-		close(fd);
-		free(c);
-		return;
-	}
+	c->evmask = 0; /* added by conn_pump when it has to wait */
 	c->lim_hold = hold;
 	limiter_bind(g->lim, hold, c);
-	conn_arm(c);
 	c->next = g->conns;
 	if (g->conns)
 		g->conns->prev = c;
 	g->conns = c;
 	g->nconns++;
 	g->st.accepted++;
+	conn_arm(c);
+	/* The request has usually arrived with the handshake: read it now.
+	 * The event is added only if the connection has to wait, so a 511
+	 * to a Connection: close request costs no epoll_ctl at all. */
+	conn_read(c, true);
+	conn_pump(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1148,8 +1148,8 @@ conn_update(struct conn *c)
 	event_del(&c->ev);
 	event_assign(&c->ev, c->g->base, c->fd, mask | EV_PERSIST, conn_on_event, c);
 	c->evmask = mask;
-	if (mask != 0)
-		event_add(&c->ev, NULL);
+	if (mask != 0 && event_add(&c->ev, NULL) < 0)
+		log_debug("cannot add a client event; its deadline will close it");
 }
 
 /* Our side is done writing: read and discard for a moment so that a

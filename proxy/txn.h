@@ -20,7 +20,7 @@
 
 #define IO_READ (128 * 1024)   /* one read(2) of either socket, at most */
 #define HEAD_READ (32 * 1024)  /* ... while framing heads */
-#define TRIM_AFTER (4 * 1024 * 1024) /* malloc_trim once this much buffer was freed */
+#define TRIM_AFTER (1024 * 1024) /* malloc_trim once this much buffer was freed */
 #define IO_STAGE 64            /* iovecs gathered for one writev */
 #define ANSWER_HIGH (16 * 1024) /* queued local answers: stop framing above */
 #define MAX_PIPELINE 16        /* requests in flight per connection */
