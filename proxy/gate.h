@@ -109,7 +109,8 @@ int listener_open_all(struct gate *g, gate_accept_cb on_accept,
 int listener_bind(const struct sockaddr *sa);
 void listener_reconfigure(struct gate *g);
 void listener_reset(int fd);
-/* Decide an accepted socket from peer by the per-client limits (the
+/* Decide an accepted socket from peer, which came in on LAN interface
+ * ifindex (ident_socket_ifindex), by the per-client limits (the
  * shared limiter: connections per client, new connections per second),
  * counting and logging a refusal: true with *hold to keep for
  * limiter_release, or false (the caller resets the socket). `full`: the
