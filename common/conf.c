@@ -121,7 +121,7 @@ static const struct ckey keys[] = {
 	{ "user", T_STR, S(user), 0, 0, "", RESTART },
 	{ "group", T_STR, S(group), 0, 0, "", RESTART },
 	{ "run_as_root", T_BOOL, U(run_as_root), 0, 0, "no", RESTART },
-	{ "seccomp", T_BOOL, U(seccomp), 0, 0, "no", RESTART },
+	{ "seccomp", T_BOOL, U(seccomp), 0, 0, "yes", RESTART },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS");

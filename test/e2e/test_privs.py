@@ -7,8 +7,8 @@
 # and its compaction by rename, reload, the audit log reopened after a
 # rotation, the control socket and its removal at exit. A daemon started
 # as root without `user`, with an unknown user, or with a directory the
-# user cannot write refuses to run, saying why. With `seccomp yes` the
-# filter is in place and the daemon serves, reloads and stops.
+# user cannot write refuses to run, saying why. The seccomp filter is on by
+# default (off with `seccomp no`) and the daemon serves, reloads and stops.
 """wicket e2e: the privilege drop.
 
 Run as root: python3 test/e2e/test_privs.py [-v] [-l] [NAME_SUBSTRING ...]
@@ -269,12 +269,13 @@ def test_unwritable_state_directory_refused(f):
 
 
 def test_seccomp_filter_serves(f):
-    """seccomp yes after the drop: /proc shows the filter; the daemon answers, reloads and stops cleanly."""
+    """seccomp by default after the drop: /proc shows the filter; the daemon answers, reloads and
+    stops cleanly; with seccomp no there is no filter."""
     d = os.path.join(f.dir, "sc")
     os.makedirs(d, exist_ok=True)
     os.chown(d, NOBODY, NOBODY)
     conf = ("listen 127.0.0.1:3991\ncontrol_socket %s/c.sock\nstate_file %s/state\n"
-            "audit_log %s/audit.jsonl\nuser nobody\nseccomp yes\n" % (d, d, d))
+            "audit_log %s/audit.jsonl\nuser nobody\n" % (d, d, d))
     g = f.topo.start_wicketd(conf)
     try:
         st = tu.status(g.proc.pid)
@@ -289,6 +290,11 @@ def test_seccomp_filter_serves(f):
     finally:
         rc = g.stop()
     assert rc == 0, "exit %s under seccomp:\n%s" % (rc, h.tail(g.stderr(), 10))
+    g = f.topo.start_wicketd(conf + "seccomp no\n")
+    try:
+        assert tu.status(g.proc.pid)["Seccomp"] == "0", "a filter with seccomp no"
+    finally:
+        assert g.stop() == 0
 
 
 def test_unreadable_key_warned_then_reload_refused(f):

@@ -63,7 +63,7 @@ test_merge_table(void **state)
 		/* removing a key is a change back to the default */
 		{ "listen 0.0.0.0:3990\ngrant_key /etc/k\nuser wicket\n", "listen 0.0.0.0:3990\n",
 		  { "grant_key", NULL }, { "user", NULL } },
-		{ "listen 0.0.0.0:3990\nseccomp yes\nfirewall nft\n", "listen 0.0.0.0:3990\n",
+		{ "listen 0.0.0.0:3990\nseccomp no\nfirewall nft\n", "listen 0.0.0.0:3990\n",
 		  { NULL }, { "firewall", "seccomp", NULL } },
 	};
 
