@@ -2,10 +2,11 @@
 # syscalls: a deterministic I/O cost figure for wicketd's hot path -- the
 # system calls one keep-alive request costs, counted by `strace -c -f` as the
 # difference between a 1,000- and a 5,000-request run in the e2e topology.
-"""Usage (root): python3 scripts/bench/syscalls.py [deny|forward]
+"""Usage (root): python3 scripts/bench/syscalls.py [deny|deny-splash|forward][-new]
 
 deny: requests answered 511 (the default); forward: admitted by allow_ip and
-relayed to the origin. Prints the calls per request, by name and in all.
+relayed to the origin; with -new every request on its own connection
+(Connection: close). Prints the calls per request, by name and in all.
 """
 
 import os
@@ -44,7 +45,7 @@ def run(n, mode, out):
 def main():
     """Measure and print."""
     mode = sys.argv[1] if len(sys.argv) > 1 else "deny"
-    if mode not in ("deny", "forward"):
+    if mode.replace("-new", "") not in ("deny", "deny-splash", "forward"):
         print(__doc__)
         return 2
     a = run(1000, mode, "/tmp/wicket-st.1000.out")
