@@ -75,21 +75,29 @@ bool ident_lookup_ip_on(struct gate *g, int ifindex, const struct wk_ip *ip,
 /* grant.c calls this when a MAC is admitted or its session ends, so that
  * the registry never evicts an admitted client for a stranger. */
 void ident_admission_changed(struct gate *g, const struct wk_mac *mac);
-/* The interface an accepted socket came in on (0: unknown), for
- * policy_in.ifindex at accept. */
-int ident_socket_ifindex(int fd);
+/* What the kernel says of an accepted socket, asked once at accept: the
+ * interface it came in on (the return value, 0: unknown; `bound`: the
+ * one its listener is bound to, or 0) and its local address (with the
+ * listener's `port`); -1 when the local address cannot be had. */
+int ident_accepted(struct gate *g, int fd, const struct sockaddr *peer, int bound,
+    uint16_t port, union wk_sockaddr *local);
 /* The name of LAN interface ifindex for the audit log; NULL when it is
  * not one of ours (or there is no sniffer). */
 const char *ident_ifname(struct gate *g, int ifindex);
 
 /* txn.c: client connections (the listener hands them over through the
- * accept callback it is given). */
-typedef void (*gate_accept_cb)(struct gate *g, int fd,
-    const struct sockaddr *peer, int plen, uint32_t hold, int ifindex);
+ * accept callback it is given, with what the kernel said of the socket,
+ * asked once: ident_accepted). */
+struct gate_accepted {
+	int fd;
+	union wk_sockaddr peer, local;
+	int ifindex;            /* the LAN interface it came in on (0: unknown) */
+	uint32_t hold;          /* its claim in the per-client limiter */
+};
+typedef void (*gate_accept_cb)(struct gate *g, const struct gate_accepted *a);
 /* ... and a connection the limiter chose to close for a lighter client. */
 typedef void (*gate_shed_cb)(struct gate *g, void *conn);
-void conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
-    uint32_t hold, int ifindex);
+void conn_accept(struct gate *g, const struct gate_accepted *a);
 void conn_shed(struct gate *g, void *conn);
 void conn_free_all(struct gate *g);
 /* A session ended (revoke, expiry, quota) for mac, or the configuration
@@ -110,7 +118,7 @@ int listener_bind(const struct sockaddr *sa);
 void listener_reconfigure(struct gate *g);
 void listener_reset(int fd);
 /* Decide an accepted socket from peer, which came in on LAN interface
- * ifindex (ident_socket_ifindex), by the per-client limits (the
+ * ifindex (ident_accepted), by the per-client limits (the
  * shared limiter: connections per client, new connections per second),
  * counting and logging a refusal: true with *hold to keep for
  * limiter_release, or false (the caller resets the socket). `full`: the

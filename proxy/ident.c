@@ -482,7 +482,7 @@ ident_lookup_ip(struct gate *g, const struct wk_ip *ip, uint64_t now,
 }
 
 /* The client bound to ip on the interface a connection came in on
- * (ifindex from ident_socket_ifindex); false when unknown there. */
+ * (ifindex from ident_accepted); false when unknown there. */
 bool
 ident_lookup_ip_on(struct gate *g, int ifindex, const struct wk_ip *ip, uint64_t now,
     struct client_ident *out)
@@ -509,51 +509,83 @@ ident_ifname(struct gate *g, int ifindex)
 	return ifp != NULL ? ifp->name : NULL;
 }
 
-/* The interface an accepted socket came in on: the device its listener
- * is bound to (SO_BINDTOIFINDEX, several LAN interfaces), else the one
+/* The local address a pktinfo record names (IP_PKTOPTIONS: the
+ * socket's own bound address; IPV6_2292PKTOPTIONS: the destination of
+ * the segment it kept), with the listener's port, into local; false when
+ * it names none (an IPv6 socket that kept no segment reports a sticky
+ * or the peer's address, which is not ours). */
+static bool
+ident_pktinfo_local(const struct cmsghdr *cm, const struct sockaddr *peer,
+    uint16_t port, union wk_sockaddr *local, int *ifindex)
+{
+	memset(local, 0, sizeof(*local));
+	if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+	    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+		struct in_pktinfo pi;
+		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+		*ifindex = pi.ipi_ifindex;
+		local->sin.sin_family = AF_INET;
+		local->sin.sin_addr = pi.ipi_addr;
+		local->sin.sin_port = htons(port);
+		return peer->sa_family == AF_INET && pi.ipi_addr.s_addr != INADDR_ANY;
+	}
+	if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+	    cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+		const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)(const void *)peer;
+		struct in6_pktinfo pi;
+		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+		*ifindex = (int)pi.ipi6_ifindex;
+		local->sin6.sin6_family = AF_INET6;
+		local->sin6.sin6_addr = pi.ipi6_addr;
+		local->sin6.sin6_port = htons(port);
+		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+			local->sin6.sin6_scope_id = pi.ipi6_ifindex;
+		return peer->sa_family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&pi.ipi6_addr) &&
+		    !IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) &&
+		    memcmp(&pi.ipi6_addr, &p6->sin6_addr, sizeof(pi.ipi6_addr)) != 0;
+	}
+	return false;
+}
+
+/* What the kernel's record of an accepted socket says, asked once at
+ * accept and handed on (listener.c, tls.c): the interface it came in on
+ * and its local address (with `port`, its listener's). The interface:
+ * `bound`, the device its listener is bound to (several LAN interfaces,
+ * SO_BINDTODEVICE: the accepted socket inherits the binding); none to ask
+ * for without interfaces (every connection is on link 0); else the one
  * the kernel kept for IP_PKTOPTIONS (listener_bind asks for it with
  * IP_PKTINFO / IPV6_RECVPKTINFO): the interface of the segment that
- * completed the handshake. 0 when neither says. */
+ * completed the handshake, whose record also names the local address
+ * (IPv4 always), so no getsockname is needed (port 0: the caller does
+ * not know its listener's port). Returns the ifindex (0 when nothing
+ * says), or -1 when the local address cannot be had. */
 int
-ident_socket_ifindex(int fd)
+ident_accepted(struct gate *g, int fd, const struct sockaddr *peer, int bound,
+    uint16_t port, union wk_sockaddr *local)
 {
 	union {
 		struct cmsghdr align;
 		uint8_t b[256];
 	} cbuf;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(int), slen = sizeof(ss);
+	socklen_t len = sizeof(cbuf.b), llen = sizeof(*local);
 	struct msghdr mh;
 	struct cmsghdr *cm;
-	int ifindex = 0;
+	int ifindex = bound > 0 ? bound : 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, &len) == 0 && ifindex > 0)
-		return ifindex;
-	if (getsockname(fd, (struct sockaddr *)&ss, &slen) != 0)
-		return 0;
-	len = sizeof(cbuf.b);
-	if (ss.ss_family == AF_INET6 ?
-	    getsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, cbuf.b, &len) != 0 :
-	    getsockopt(fd, IPPROTO_IP, IP_PKTOPTIONS, cbuf.b, &len) != 0)
-		return 0;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_control = cbuf.b;
-	mh.msg_controllen = len;
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
-			struct in_pktinfo pi;
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			return pi.ipi_ifindex;
-		}
-		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
-			struct in6_pktinfo pi;
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			return (int)pi.ipi6_ifindex;
-		}
+	if (bound <= 0 && g->ident != NULL && g->ident->nifs > 0 &&
+	    (peer->sa_family == AF_INET6 ?
+		getsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, cbuf.b, &len) :
+		getsockopt(fd, IPPROTO_IP, IP_PKTOPTIONS, cbuf.b, &len)) == 0) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = len;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+			if (ident_pktinfo_local(cm, peer, port, local, &ifindex) && port != 0)
+				return ifindex;
 	}
-	return 0;
+	if (getsockname(fd, &local->sa, &llen) != 0)
+		return -1;
+	return ifindex;
 }
 
 /* A MAC's admission changed (grant.c: admitted, or its session ended):

@@ -35,6 +35,8 @@ struct listener {
 	struct gate *g;
 	struct event *ev;
 	int fd;
+	int ifindex;            /* the device it is bound to (SO_BINDTODEVICE), or 0 */
+	uint16_t port;          /* its port: every socket it accepts has it */
 	char name[WK_SA_STRLEN + CONF_IFNAME + 1];	/* address%interface */
 };
 
@@ -133,22 +135,29 @@ listener_limit(struct gate *g, int ifindex, const union wk_sockaddr *peer,
 	return false;
 }
 
-/* Admit an accepted socket through the limiter and hand it on, or reset
- * it. `no_fd`: it came in on the spare descriptor, so it may stay only if
- * a heavier client gives up a connection. */
+/* Admit a socket listener l accepted through the limiter and hand it
+ * on, or reset it. `no_fd`: it came in on the spare descriptor, so it may
+ * stay only if a heavier client gives up a connection. What the kernel
+ * says of the socket (interface, local address) is asked once, here. */
 static void
-listener_admit(struct gate *g, int fd, const union wk_sockaddr *peer,
-    socklen_t plen, bool no_fd)
+listener_admit(struct gate *g, const struct listener *l, int fd,
+    const union wk_sockaddr *peer, bool no_fd)
 {
-	int ifindex = ident_socket_ifindex(fd); /* asked once, handed on */
-	uint32_t hold;
+	struct gate_accepted a;
 
-	if (!listener_limit(g, ifindex, peer, g->nconns >= g->conf->max_connections,
-		no_fd, &hold)) {
+	a.fd = fd;
+	a.peer = *peer;
+	a.ifindex = ident_accepted(g, fd, &peer->sa, l->ifindex, l->port, &a.local);
+	if (a.ifindex < 0) {
+		close(fd); /* not connected any more: nothing to answer */
+		return;
+	}
+	if (!listener_limit(g, a.ifindex, peer, g->nconns >= g->conf->max_connections,
+		no_fd, &a.hold)) {
 		listener_reset(fd);
 		return;
 	}
-	g->lstate->on_accept(g, fd, &peer->sa, (int)plen, hold, ifindex);
+	g->lstate->on_accept(g, &a);
 }
 
 /* Stop or resume watching every listening socket. */
@@ -228,7 +237,7 @@ listener_out_of_fds(struct gate *g, struct listener *l, int err)
 		g->lstate->spare_fd = -1;
 		fd = accept4(l->fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0)
-			listener_admit(g, fd, &sa, len, true);
+			listener_admit(g, l, fd, &sa, true);
 		listener_spare(g);
 	}
 	if (fd < 0 || g->lstate->spare_fd < 0) {
@@ -253,7 +262,7 @@ listener_on_read(evutil_socket_t lfd, short what, void *arg)
 		int fd = accept4(lfd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			listener_admit(g, fd, &sa, len, false);
+			listener_admit(g, l, fd, &sa, false);
 			continue;
 		}
 		switch (errno) {
@@ -283,7 +292,7 @@ listener_on_read(evutil_socket_t lfd, short what, void *arg)
 
 /* Create, bind and listen one socket, bound to LAN interface ifname when
  * not NULL; -1 with errno set. Accepted sockets can always tell the
- * interface they came in on (ident_socket_ifindex): IP_PKTINFO and
+ * interface they came in on (ident_accepted): IP_PKTINFO and
  * IPV6_RECVPKTINFO make the kernel keep it for IP_PKTOPTIONS. */
 int
 listener_bind_dev(const struct sockaddr *sa, const char *ifname)
@@ -387,6 +396,25 @@ listener_open_all(struct gate *g, gate_accept_cb on_accept, gate_shed_cb on_shed
 			log_err("listen %s: %s", l->name, strerror(errno));
 			free(l);
 			return -1;
+		}
+		l->port = addr_sa_port(sa);
+		if (l->port == 0) { /* the kernel chose it */
+			union wk_sockaddr me;
+			socklen_t mlen = sizeof(me);
+			if (getsockname(l->fd, &me.sa, &mlen) == 0)
+				l->port = addr_sa_port(&me.sa);
+		}
+		if (dev != NULL) {
+			/* What every socket it accepts inherits: read once here
+			 * instead of once per connection. */
+			socklen_t ilen = sizeof(l->ifindex);
+			if (getsockopt(l->fd, SOL_SOCKET, SO_BINDTOIFINDEX, &l->ifindex,
+				&ilen) < 0 || l->ifindex <= 0) {
+				log_err("listen %s: SO_BINDTOIFINDEX: %s", l->name, strerror(errno));
+				close(l->fd);
+				free(l);
+				return -1;
+			}
 		}
 		l->ev = event_new(g->base, l->fd, EV_READ | EV_PERSIST, listener_on_read, l);
 		if (l->ev == NULL || event_add(l->ev, NULL) < 0) {

@@ -695,10 +695,9 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct tls *t = arg;
 	struct gate *g = t->g;
 	struct tlsconn *c;
-	socklen_t llen = sizeof(union wk_sockaddr);
 	struct timeval idle = { g->conf->idle_timeout, 0 };
 	struct timeval hdr = { g->conf->header_timeout, 0 };
-	union wk_sockaddr peer;
+	union wk_sockaddr peer, local;
 	uint32_t hold;
 	int ifindex;
 	SSL *ssl;
@@ -714,7 +713,11 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	/* The per-client limits of the port-80 listener, in the same limiter:
 	 * a client's TLS and port-80 connections count together. */
-	ifindex = ident_socket_ifindex(fd);
+	ifindex = ident_accepted(g, fd, &peer.sa, 0, 0, &local);
+	if (ifindex < 0) {
+		close(fd); /* not connected any more */
+		return;
+	}
 	if (!listener_limit(g, ifindex, &peer, false, false, &hold)) {
 		listener_reset(fd);
 		return;
@@ -728,7 +731,8 @@ tls_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->t = t;
 	c->lim_hold = hold;
 	c->peer = peer;
-	if (getsockname(fd, &c->local.sa, &llen) < 0 || (ssl = SSL_new(t->ctx)) == NULL) {
+	c->local = local;
+	if ((ssl = SSL_new(t->ctx)) == NULL) {
 		limiter_release(g->lim, hold);
 		free(c);
 		close(fd);

@@ -58,44 +58,41 @@ static void txn_log(struct conn *c, const struct txn *t);
 
 /* Take a freshly accepted socket: find where it was going and who sent
  * it, and wait for its first request head. The listener has admitted it
- * through the per-client limiter already: hold is its claim there, bound
- * to the connection here and released by conn_free; ifindex is the LAN
- * interface it came in on (ident_socket_ifindex, asked once). */
+ * through the per-client limiter already: a->hold is its claim there,
+ * bound to the connection here and released by conn_free; a->ifindex and
+ * a->local are what the kernel said of it at accept (ident_accepted,
+ * asked once). */
 void
-conn_accept(struct gate *g, int fd, const struct sockaddr *peer, int plen,
-    uint32_t hold, int ifindex)
+conn_accept(struct gate *g, const struct gate_accepted *a)
 {
-	union wk_sockaddr local, dst;
-	socklen_t llen = sizeof(local);
+	union wk_sockaddr dst;
 	struct wk_ip lip, dip;
 	struct conn *c;
 	int redirected;
 
-	(void)plen;
 	if (deadline_ev == NULL)
 		deadline_ev = evtimer_new(g->base, conn_on_deadlines, g);
-	if (deadline_ev == NULL || getsockname(fd, &local.sa, &llen) < 0 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		limiter_release(g->lim, hold);
-		close(fd);
+	if (deadline_ev == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		limiter_release(g->lim, a->hold);
+		close(a->fd);
 		return;
 	}
 	c->g = g;
-	c->fd = fd;
-	redirected = origdst_get(fd, &local.sa, &dst);
-	memcpy(&c->local, &local, addr_sa_len(&local.sa));
+	c->fd = a->fd;
+	redirected = origdst_get(a->fd, &a->local.sa, &dst);
+	memcpy(&c->local, &a->local, addr_sa_len(&a->local.sa));
 	memcpy(&c->dst, &dst, addr_sa_len(&dst.sa));
-	addr_ip_from_sa(peer, &c->client);
-	c->ifindex = ifindex;
+	addr_ip_from_sa(&a->peer.sa, &c->client);
+	c->ifindex = a->ifindex;
 	addr_ip_from_sa(&dst.sa, &dip);
-	addr_ip_from_sa(&local.sa, &lip);
+	addr_ip_from_sa(&a->local.sa, &lip);
 	c->dst_is_gate = redirected < 0 || addr_ip_equal(&dip, &lip) ||
 	    origdst_is_local(&dip);
 	c->t_wait = c->t_progress = clock_mono_ms();
-	event_assign(&c->ev, g->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
+	event_assign(&c->ev, g->base, a->fd, EV_READ | EV_PERSIST, conn_on_event, c);
 	c->evmask = 0; /* added by conn_pump when it has to wait */
-	c->lim_hold = hold;
-	limiter_bind(g->lim, hold, c);
+	c->lim_hold = a->hold;
+	limiter_bind(g->lim, a->hold, c);
 	c->next = g->conns;
 	if (g->conns)
 		g->conns->prev = c;
