@@ -156,7 +156,10 @@ conn_read(struct conn *c, bool fresh)
 	ssize_t n = 0;
 
 	if (have > 0) {
+		/* what was kept may be a form body behind a pipeline: no
+		 * copy of it stays in freed memory */
 		memcpy(b, buf_data(&c->in), have);
+		explicit_bzero(buf_data(&c->in), have);
 		buf_free(&c->in);
 	}
 	if (fresh) {
@@ -187,6 +190,12 @@ conn_read(struct conn *c, bool fresh)
 	if (used < have && c->ls != LS_DEAD &&
 	    buf_append(&c->in, b + used, have - used) < 0)
 		c->ls = LS_DEAD;
+	if (c->rx_secret) {
+		/* a login form's password leaves no copy in the shared read
+		 * space (the portal wipes the collected body, docs/security.md) */
+		explicit_bzero(b, have);
+		c->rx_secret = false;
+	}
 	if (c->client_eof && c->ls != LS_DEAD)
 		conn_client_eof(c);
 }
@@ -425,7 +434,7 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 	size_t osize = portal_answer_size(c->g);
 	unsigned status = 500;
 	const char *why = NULL;
-	size_t n = 0;
+	size_t n = 0, want;
 	char *out;
 
 	if (pr == NULL || r->target_len > PORTAL_TARGET_MAX) {
@@ -446,7 +455,14 @@ conn_portal(struct conn *c, struct txn *t, const char *buf)
 		pr->mac = c->mac;
 	pr->client = c->client;
 	addr_sa_url_host(&c->local.sa, pr->gate_host);
-	if (r->body == HTTP_BODY_LENGTH && portal_wants_body(pr) > 0) {
+	if (r->body == HTTP_BODY_LENGTH && (want = portal_wants_body(pr)) > 0) {
+		/* room for the whole form at once: a growing buffer would
+		 * leave parts of a password behind in freed memory */
+		if (buf_reserve(&t->collect, want) == NULL) {
+			free(pr);
+			txn_answer(c, t, 500, "out of memory", NULL, true);
+			return;
+		}
 		t->preq = pr;
 		c->sink = SINK_COLLECT;
 		c->rs = RS_BODY;
@@ -697,6 +713,7 @@ conn_body(struct conn *c, const char *p, size_t n)
 		}
 		break;
 	case SINK_COLLECT:
+		c->rx_secret = true;
 		if (c->rtxn && buf_append(&c->rtxn->collect, p, k) < 0) {
 			c->ls = LS_DEAD;
 			return n;

@@ -147,6 +147,7 @@ struct conn {
 	bool linger : 1;         /* unread bytes may follow: linger before closing */
 	bool in_wait : 1;        /* c->in holds bytes that wait for room, not more bytes */
 	bool shed : 1;           /* over a limit: reset at once, no answer */
+	bool rx_secret : 1;      /* this read held a form body (a password): wipe it */
 	uint16_t nq;             /* transactions queued */
 	struct wk_mac mac;
 	uint32_t hidx;           /* its place in the deadline heap (dheap) */
