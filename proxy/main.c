@@ -67,6 +67,13 @@ check_files(const struct wk_conf *c, const char *path)
 static bool done;            /* leave the loop after this pass */
 static struct event *ev_grace;
 
+/* Connections a graceful stop still waits for: port 80's and TLS's. */
+static unsigned
+open_connections(void)
+{
+	return gate.nconns + tls_open_connections(&gate);
+}
+
 /* The grace period of a stop is over: close whatever is left. */
 static void
 on_grace(evutil_socket_t fd, short what, void *arg)
@@ -74,7 +81,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	log_info("stop: closing %u connections still open after %d s", gate.nconns,
+	log_info("stop: closing %u connections still open after %d s", open_connections(),
 	    STOP_GRACE_SECS);
 	done = true;
 }
@@ -96,8 +103,9 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: stopping", (int)sig);
 	gate.stopping = true;
 	listener_stop(&gate);
+	tls_stop_accepting(&gate);
 	conn_stop_all(&gate);
-	if (gate.nconns > 0 && (ev_grace == NULL || evtimer_add(ev_grace, &tv) < 0))
+	if (open_connections() > 0 && (ev_grace == NULL || evtimer_add(ev_grace, &tv) < 0))
 		done = true;
 }
 
@@ -112,7 +120,7 @@ run_loop(void)
 		audit_flush();
 		if (rc < 0)
 			return -1;
-		if (rc == 1 || done || (gate.stopping && gate.nconns == 0))
+		if (rc == 1 || done || (gate.stopping && open_connections() == 0))
 			return 0;
 	}
 }

@@ -418,7 +418,9 @@ tlsconn_request(struct tlsconn *c, const char *buf, char *body, size_t blen)
 	size_t osize = portal_answer_size(g);
 	char *out = malloc(osize);
 	struct policy_in id;
-	struct reply_ctx rc = { .close = r->close, .now_s = clock_wall_ms() / 1000 };
+	/* a graceful stop answers what was asked, then closes (Connection: close) */
+	struct reply_ctx rc = { .close = r->close || g->stopping,
+		.now_s = clock_wall_ms() / 1000 };
 	unsigned status = 500;
 	const char *why = NULL, *reason = "gate";
 	size_t n = 0;
@@ -885,6 +887,43 @@ tls_reconfigure(struct gate *g)
 	t->ctx = ctx;
 	log_info("TLS certificate %s reloaded", g->conf->tls_cert);
 	return 0;
+}
+
+/* A graceful stop begins (SIGTERM): accept no more, close the connections
+ * with nothing in progress, those still writing an answer once it is out;
+ * one whose request is under way is answered and closed (tlsconn_request
+ * sees g->stopping). main.c's grace period bounds them all. */
+void
+tls_stop_accepting(struct gate *g)
+{
+	struct tls *t = g->tls;
+	struct tlsconn *c, *next;
+
+	if (t == NULL)
+		return;
+	for (struct tls_listener *l = t->ls; l != NULL; l = l->next)
+		if (evconnlistener_disable(l->ev) < 0)
+			log_warn("stop: TLS listener %s not paused", l->name);
+	if (t->backoff)
+		event_del(t->backoff);
+	for (c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->body_wait || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			continue; /* a request under way */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+			tlsconn_free(c);
+		} else { /* an answer still being written: close after it */
+			c->closing = true;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+	}
+}
+
+/* TLS connections still open (a graceful stop waits for them). */
+unsigned
+tls_open_connections(const struct gate *g)
+{
+	return g->tls ? g->tls->nconns : 0;
 }
 
 /* Close every TLS connection and listener and free the context. */

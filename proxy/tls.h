@@ -15,6 +15,8 @@ int tls_conf_check(const struct wk_conf *c, const char *fname,
     struct conf_errors *errs);
 int tls_start(struct gate *g);
 int tls_reconfigure(struct gate *g);
+void tls_stop_accepting(struct gate *g);
+unsigned tls_open_connections(const struct gate *g);
 void tls_stop(struct gate *g);
 void tls_origin(const struct wk_conf *c, char *out, size_t size);
 /* Close a connection the shared limiter gave up, if it is a TLS one

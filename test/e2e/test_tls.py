@@ -652,6 +652,72 @@ def test_login_body_wiped_on_port_80(f):
     assert n == 0, "the password is still in wicketd's memory %d times after its answer" % n
 
 
+# Holds two TLS connections to the gate (argv: ip port host ca): "idle" has
+# had one API answer and waits; "busy" has sent half a request head. Prints
+# "ready", then waits for a line on stdin (the SIGTERM was sent), finishes
+# busy's head and prints what each saw: idle's read ("closed" at EOF, with
+# the seconds it took) and busy's status line and Connection header.
+STOP_TLS = r"""
+import socket, ssl, sys, time
+ip, port, host, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+def conn():
+    return ctx.wrap_socket(socket.create_connection((ip, port), timeout=5), server_hostname=host)
+req = "GET /wicket/capport HTTP/1.1\r\nHost: %s\r\nAccept: application/captive+json\r\n" % host
+idle, busy = conn(), conn()
+idle.sendall((req + "\r\n").encode())
+idle.recv(65536)
+busy.sendall(req.encode())
+print("ready", flush=True)
+sys.stdin.readline()
+t = time.monotonic()
+try:
+    r = idle.recv(65536)
+except (OSError, ssl.SSLError):
+    r = b""
+print("idle", "closed" if not r else "open", "%.2f" % (time.monotonic() - t))
+time.sleep(0.2)
+busy.sendall(b"\r\n")
+head = busy.recv(65536).split(b"\r\n\r\n")[0].decode().lower()
+print("busy", head.split("\r\n")[0].split()[1], "close" if "connection: close" in head else "keep",
+      flush=True)
+"""
+
+
+def test_graceful_stop_over_tls(f):
+    """SIGTERM stops the TLS listener too: an idle TLS connection is closed at once, a
+    request whose head was half sent is still answered (with Connection: close), a new
+    TLS connection is not served, and wicketd exits 0 within the grace period (before:
+    the TLS listener kept accepting until the port-80 side was done, then every TLS
+    connection was cut mid-request)."""
+    p = f.client.ns.popen([h.PY, "-c", STOP_TLS, GATE4, str(PORT), HOST, f.ca.pem],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready", "two TLS connections not set up"
+        t0 = time.monotonic()
+        f.gate.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        idle = p.stdout.readline().split()
+        assert idle[:2] == ["idle", "closed"] and float(idle[2]) < 0.5, "idle TLS connection: %r" % idle
+        r = f.client.ns.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                             "--cacert", f.ca.pem, "--resolve", "%s:%d:%s" % (HOST, PORT, GATE4), API],
+                            check=False, timeout=5)
+        assert r.stdout.strip() != "200", "a new TLS connection was served after SIGTERM"
+        busy = p.stdout.readline().split()
+        assert busy == ["busy", "200", "close"], "request under way at SIGTERM: %r" % busy
+        rcode = f.gate.proc.wait(timeout=6)
+        assert rcode == 0, "wicketd exited %s" % rcode
+        assert time.monotonic() - t0 < 4.5, "the stop took %.1f s" % (time.monotonic() - t0)
+    finally:
+        p.kill()
+        p.wait()
+        if f.gate.proc.poll() is None:
+            f.gate.stop(check=False)
+        f.start()
+
+
 TESTS = [
     test_api_captive_before_admission,
     test_api_after_admission_counts_down,
@@ -673,7 +739,8 @@ TESTS = [
     test_per_client_connection_cap_on_tls,
     test_login_body_wiped_over_tls,
     test_login_body_wiped_on_port_80,
-    test_signed_grant_over_tls,  # last: the grant key stays the portal's key
+    test_signed_grant_over_tls,  # the grant key stays the portal's key
+    test_graceful_stop_over_tls,  # last: stops the daemon (started again)
 ]
 
 
