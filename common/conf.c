@@ -379,6 +379,85 @@ is_hostname(const char *s)
 	return lab > 0;
 }
 
+/* True for a host name as RFC 1123 §2.1 has it: is_hostname's labels,
+ * none starting or ending with '-', and a last label that is not all
+ * digits (so a mistyped address such as 10.0.0.300 is an error, not a
+ * name to look up). */
+static bool
+is_rfc1123_name(const char *s)
+{
+	const char *lab = s, *last = s;
+
+	if (!is_hostname(s))
+		return false;
+	for (const char *p = s;; p++)
+		if (*p == '.' || *p == '\0') {
+			if (*lab == '-' || p[-1] == '-')
+				return false;
+			last = lab;
+			if (*p == '\0')
+				break;
+			lab = p + 1;
+		}
+	return strspn(last, "0123456789") != strlen(last);
+}
+
+/* A RADIUS server: ADDRESS, ADDRESS:PORT, [IPv6]:PORT, NAME or NAME:PORT
+ * (def_port when none). A name is only checked here, never resolved:
+ * `wicketd -n` and a reload must not wait on DNS (radius.c resolves it
+ * on the event loop). NULL, or the reason it is refused. */
+static const char *
+radsrv_parse(const char *v, uint16_t def_port, struct conf_radsrv *rs)
+{
+	const char *colon = strrchr(v, ':');
+	struct wk_ip ip;
+	size_t hlen = colon ? (size_t)(colon - v) : strlen(v);
+	char *end;
+	unsigned long port = def_port;
+
+	memset(rs, 0, sizeof(*rs));
+	if (addr_ip_parse(v, &ip) == 0) {
+		if (ip.family == AF_INET) {
+			rs->sa.sin.sin_family = AF_INET;
+			rs->sa.sin.sin_addr = ip.u.v4;
+			rs->sa.sin.sin_port = htons(def_port);
+		} else {
+			rs->sa.sin6.sin6_family = AF_INET6;
+			rs->sa.sin6.sin6_addr = ip.u.v6;
+			rs->sa.sin6.sin6_port = htons(def_port);
+		}
+		rs->port = def_port;
+		return NULL;
+	}
+	if (addr_hostport_parse(v, &rs->sa) == 0) {
+		rs->port = addr_sa_port(&rs->sa.sa);
+		return NULL;
+	}
+	memset(rs, 0, sizeof(*rs));
+	/* An IPv6 address with a port needs its brackets; anything else with
+	 * brackets or a second colon is no name either. */
+	if (v[0] == '[' || memchr(v, ':', hlen) != NULL)
+		return "expected ADDRESS, NAME, ADDRESS:PORT, NAME:PORT or [IPv6]:PORT";
+	if (colon != NULL) {
+		if (colon[1] < '0' || colon[1] > '9')
+			return "expected a port number 1-65535 after ':'";
+		port = strtoul(colon + 1, &end, 10);
+		if (*end != '\0' || port == 0 || port > 65535)
+			return "expected a port number 1-65535 after ':'";
+	}
+	if (hlen == 0 || hlen >= sizeof(rs->name))
+		return "expected ADDRESS, NAME, ADDRESS:PORT, NAME:PORT or [IPv6]:PORT";
+	memcpy(rs->name, v, hlen);
+	rs->name[hlen] = '\0';
+	if (!is_rfc1123_name(rs->name)) {
+		memset(rs, 0, sizeof(*rs));
+		return "expected an address or a host name (RFC 1123: letters, "
+		    "digits and '-' in dot-separated labels)";
+	}
+	rs->port = (uint16_t)port;
+	return NULL;
+}
+
 /* Copy a string into a fixed field, failing if it does not fit. */
 static int
 put_str(char *dst, size_t size, const char *v)
@@ -445,24 +524,10 @@ add_item(const struct ckey *k, struct wk_conf *c, const char *v)
 		break;
 	}
 	case T_RADSRV: {
-		union wk_sockaddr *sa = (union wk_sockaddr *)(void *)base + *cnt;
-		struct wk_ip ip;
-		/* An address literal: a name would need a resolver that can
-		 * stall, and a RADIUS server's address is not a secret. */
-		if (addr_ip_parse(v, &ip) == 0) {
-			memset(sa, 0, sizeof(*sa));
-			if (ip.family == AF_INET) {
-				sa->sin.sin_family = AF_INET;
-				sa->sin.sin_addr = ip.u.v4;
-				sa->sin.sin_port = htons((uint16_t)k->min);
-			} else {
-				sa->sin6.sin6_family = AF_INET6;
-				sa->sin6.sin6_addr = ip.u.v6;
-				sa->sin6.sin6_port = htons((uint16_t)k->min);
-			}
-		} else if (addr_hostport_parse(v, sa) < 0) {
-			return "expected ADDRESS, ADDRESS:PORT or [IPv6]:PORT";
-		}
+		struct conf_radsrv *rs = (struct conf_radsrv *)(void *)base + *cnt;
+		const char *why = radsrv_parse(v, (uint16_t)k->min, rs);
+		if (why != NULL)
+			return why;
 		break;
 	}
 	case T_IFNAME: {

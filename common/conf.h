@@ -28,6 +28,16 @@ enum conf_forward { FORWARD_PROXY, FORWARD_KERNEL };
 enum conf_radius_fail { RADIUS_FAIL_CLOSED, RADIUS_FAIL_OPEN };
 enum conf_portal { PORTAL_MODE_SPLASH, PORTAL_MODE_RADIUS };
 #define CONF_MAX_RADIUS 4 /* servers per radius_auth / radius_acct */
+#define CONF_HOSTNAME 254 /* a DNS name (253 characters) + NUL */
+
+/* One radius_auth / radius_acct server: an address literal (name empty,
+ * sa its address and port) or a host name that radius.c resolves on the
+ * event loop (sa zero, port the port). docs/radius.md, "Server names". */
+struct conf_radsrv {
+	union wk_sockaddr sa;
+	uint16_t port;
+	char name[CONF_HOSTNAME];
+};
 
 struct wk_conf {
 	/* listener and gate identity */
@@ -103,9 +113,9 @@ struct wk_conf {
 	char splash_template[CONF_PATH];
 	char network_name[128];
 	/* RADIUS (docs/radius.md) */
-	union wk_sockaddr radius_auth[CONF_MAX_RADIUS]; /* primary, then fallbacks */
+	struct conf_radsrv radius_auth[CONF_MAX_RADIUS]; /* primary, then fallbacks */
 	size_t n_radius_auth;
-	union wk_sockaddr radius_acct[CONF_MAX_RADIUS];
+	struct conf_radsrv radius_acct[CONF_MAX_RADIUS];
 	size_t n_radius_acct;
 	char radius_secret_file[CONF_PATH];
 	uint32_t radius_timeout;      /* seconds per try */

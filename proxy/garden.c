@@ -145,6 +145,13 @@ garden_match(const struct garden *gd, const struct wk_ip *ip)
 	return false;
 }
 
+/* The resolver, shared with radius.c (one per gate). */
+struct evdns_base *
+garden_dns(struct garden *gd)
+{
+	return gd ? gd->dns : NULL;
+}
+
 /* Cancel lookups and free the resolver. */
 void
 garden_free(struct garden *gd)

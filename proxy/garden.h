@@ -10,11 +10,15 @@
 #include "conf.h"
 
 struct event_base;
+struct evdns_base;
 struct garden;
 
 struct garden *garden_new(struct event_base *base);
 void garden_configure(struct garden *gd, const struct wk_conf *c);
 bool garden_match(const struct garden *gd, const struct wk_ip *ip);
 void garden_free(struct garden *gd);
+/* The gate's one resolver (evdns, resolv.conf and /etc/hosts), also used
+ * by radius.c for server names. */
+struct evdns_base *garden_dns(struct garden *gd);
 
 #endif

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "origdst.h"
 #include "portal.h"
+#include "radius.h"
 #include "syslogw.h"
 #include "tls.h"
 
@@ -122,6 +123,8 @@ gate_reconfigure(struct gate *g)
 	if (grant_reconfigure(g) < 0)
 		rc = -1;
 	if (tls_reconfigure(g) < 0)
+		rc = -1;
+	if (radius_reconfigure(g) < 0)
 		rc = -1;
 	return rc;
 }

@@ -3,7 +3,9 @@
  * timers (primary first, then the fallbacks), so nothing ever waits on
  * the network; the accounting queue is journalled in the state file and
  * sent strictly one record at a time, head first, until acknowledged; the
- * CoA listener revokes and changes sessions through grant.c. */
+ * CoA listener revokes and changes sessions through grant.c. A server
+ * given by name is looked up with evdns on the loop (never getaddrinfo(3)),
+ * and skipped while it has no address. */
 #include "radius.h"
 
 #include <errno.h>
@@ -16,11 +18,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <openssl/crypto.h>
 
 #include "audit.h"
 #include "clock.h"
+#include "garden.h"
 #include "gate.h"
 #include "grant.h"
 #include "limiter.h"
@@ -41,6 +46,7 @@
 #define RADIUS_QUEUE_MAX 100000  /* queued accounting records */
 #define RADIUS_COA_CACHE 16      /* answers kept for retransmitted CoAs */
 #define RADIUS_TICK_MS 1000
+#define RADIUS_RESOLVE_MIN_MS 30000 /* a name is looked up at most this often */
 
 /* What a request is for. */
 enum rreq_kind { RREQ_MACAUTH, RREQ_LOGIN, RREQ_ACCT };
@@ -67,14 +73,19 @@ struct rreq {
 	int login;           /* login slot, -1 */
 };
 
-/* One RADIUS server. */
+/* One RADIUS server. A named one has fd -1 until its name resolved. */
 struct rserver {
+	struct radius *r;
 	union wk_sockaddr sa;
 	int fd;
 	struct event *ev;
 	struct wk_ip nas_ip;     /* our source address towards it */
 	struct rreq *inflight[256];
 	unsigned next_id;
+	char name[CONF_HOSTNAME]; /* "" for an address literal */
+	uint16_t port;
+	struct evdns_getaddrinfo_request *dns; /* lookup in flight */
+	uint64_t dns_at_ms;      /* mono: when the last lookup started, 0 none */
 };
 
 /* A cached MAC-auth answer (or a request in flight). */
@@ -175,6 +186,8 @@ struct radius {
 	struct event *tick;
 	struct store *st;        /* the state file, once grant_start opened it */
 	struct store_ext ext;
+	struct evdns_base *dns;  /* the gate's resolver (garden.c's) */
+	bool dns_stopped;        /* stopping: no new lookups */
 	struct admit_info admit;
 	uint64_t hash_seed;
 	char called[128];        /* Called-Station-Id */
@@ -711,6 +724,8 @@ radius_send(struct radius *r, struct rreq *q)
 	struct timeval tv = { r->g->conf->radius_timeout, 0 };
 
 	radius_release_id(r, q);
+	if (sv->fd < 0)
+		return -1; /* a name not resolved (yet): the next server */
 	for (unsigned i = 0; i < 256; i++) {
 		unsigned id = (sv->next_id + i) & 0xff;
 		if (sv->inflight[id] == NULL) {
@@ -747,6 +762,143 @@ radius_req_free(struct radius *r, struct rreq *q)
 	free(q);
 }
 
+static void radius_on_reply(evutil_socket_t fd, short what, void *arg);
+
+/* Connect server sv to sa: a new connected UDP socket, our source address
+ * towards it (the NAS-IP-Address) learnt without sending anything. The
+ * old socket, if any, is replaced only once the new one works; requests
+ * in flight keep their Identifiers and resend to the new address. */
+static int
+radius_server_connect(struct radius *r, struct rserver *sv, const union wk_sockaddr *sa)
+{
+	union wk_sockaddr me;
+	socklen_t ml = sizeof(me);
+	char s[WK_SA_STRLEN];
+	struct event *ev = NULL;
+	int fd;
+
+	addr_sa_format(&sa->sa, s);
+	fd = socket(sa->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, &sa->sa, addr_sa_len(&sa->sa)) < 0) {
+		log_err("radius server %s%s%s: %s", sv->name, sv->name[0] ? " " : "", s,
+		    strerror(errno));
+		goto fail;
+	}
+	ev = event_new(r->g->base, fd, EV_READ | EV_PERSIST, radius_on_reply, sv);
+	if (ev == NULL || event_add(ev, NULL) < 0)
+		goto fail;
+	if (sv->ev)
+		event_free(sv->ev);
+	if (sv->fd >= 0)
+		close(sv->fd);
+	sv->ev = ev;
+	sv->fd = fd;
+	sv->sa = *sa;
+	memset(&sv->nas_ip, 0, sizeof(sv->nas_ip));
+	if (getsockname(fd, &me.sa, &ml) == 0)
+		addr_ip_from_sa(&me.sa, &sv->nas_ip);
+	return 0;
+fail:
+	if (ev)
+		event_free(ev);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* A lookup of sv's name finished: connect to the first address it gave
+ * (unless it is the one in use). A failed lookup keeps the address the
+ * server had, if any (a DNS hiccup does not take a working server away);
+ * a name that never resolved stays skipped. */
+static void
+radius_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	static struct log_rate rl = LOG_RATE(5, 60000);
+	struct rserver *sv = arg;
+	union wk_sockaddr sa;
+	char s[WK_SA_STRLEN];
+
+	sv->dns = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	if (result != 0) {
+		if (sv->fd >= 0) {
+			addr_sa_format(&sv->sa.sa, s);
+			log_warn_rated(&rl, "radius server %s does not resolve: %s "
+			    "(keeping %s)", sv->name, evutil_gai_strerror(result), s);
+		} else {
+			log_warn_rated(&rl, "radius server %s does not resolve: %s "
+			    "(skipped; looked up again in %d s at the earliest)",
+			    sv->name, evutil_gai_strerror(result),
+			    RADIUS_RESOLVE_MIN_MS / 1000);
+		}
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	for (struct evutil_addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(sa.sin)) {
+			memcpy(&sa.sin, ai->ai_addr, sizeof(sa.sin));
+			sa.sin.sin_port = htons(sv->port);
+			break;
+		}
+		if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(sa.sin6)) {
+			memcpy(&sa.sin6, ai->ai_addr, sizeof(sa.sin6));
+			sa.sin6.sin6_port = htons(sv->port);
+			break;
+		}
+	}
+	evutil_freeaddrinfo(res);
+	if (sa.sa.sa_family == 0) {
+		log_warn_rated(&rl, "radius server %s: no IPv4 or IPv6 address", sv->name);
+		return;
+	}
+	addr_sa_format(&sa.sa, s);
+	if (sv->fd >= 0 && memcmp(&sa, &sv->sa, addr_sa_len(&sa.sa)) == 0) {
+		log_debug("radius server %s: still %s", sv->name, s);
+		return;
+	}
+	if (radius_server_connect(sv->r, sv, &sa) == 0)
+		log_info("radius server %s is %s", sv->name, s);
+}
+
+/* Look sv's name up on the event loop (evdns: the callback may run before
+ * this returns, from the hosts file). Nothing for an address literal, a
+ * lookup already in flight, or, unless force (start-up, reload), a name
+ * looked up less than RADIUS_RESOLVE_MIN_MS ago: a dead name cannot make
+ * wicketd flood its resolver. */
+static void
+radius_resolve(struct radius *r, struct rserver *sv, bool force)
+{
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	uint64_t now = clock_mono_ms();
+
+	if (sv->name[0] == '\0' || sv->dns != NULL || r->dns == NULL || r->dns_stopped)
+		return;
+	if (!force && sv->dns_at_ms != 0 && now - sv->dns_at_ms < RADIUS_RESOLVE_MIN_MS)
+		return;
+	sv->dns_at_ms = now;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	req = evdns_getaddrinfo(r->dns, sv->name, NULL, &hints, radius_on_resolved, sv);
+	sv->dns = req; /* NULL: answered (or failed) at once */
+}
+
+/* Every named server of both lists: look it up again (force), or, on the
+ * tick, only those still without an address (rate-limited). */
+static void
+radius_resolve_all(struct radius *r, bool force)
+{
+	for (size_t i = 0; i < r->nauth; i++)
+		if (force || r->auth[i].fd < 0)
+			radius_resolve(r, &r->auth[i], force);
+	for (size_t i = 0; i < r->nacct; i++)
+		if (force || r->acct[i].fd < 0)
+			radius_resolve(r, &r->acct[i], force);
+}
+
 /* Retransmission timer: resend the same packet (RFC 2865 §2.5: same
  * Identifier and authenticator) up to radius_retries times, then move to
  * the next server, then give up. */
@@ -768,8 +920,12 @@ radius_on_timer(evutil_socket_t fd, short what, void *arg)
 		if (event_add(q->timer, &tv) == 0)
 			return;
 	}
-	/* The Identifier belongs to the server it was taken on. */
+	/* The Identifier belongs to the server it was taken on. A named
+	 * server that stopped answering may have moved: look its name up
+	 * again (at most every RADIUS_RESOLVE_MIN_MS); this request goes on
+	 * to the next server meanwhile. */
 	radius_release_id(r, q);
+	radius_resolve(r, &sv[q->server], false);
 	while (++q->server < (int)n)
 		if (radius_send(r, q) == 0)
 			return;
@@ -1119,6 +1275,8 @@ radius_on_tick(evutil_socket_t fd, short what, void *arg)
 			r->logins[i].used = false;
 	if (wrote && r->st != NULL && store_sync(r->st) < 0)
 		log_warn("state file: sync failed");
+	/* A name that has no address yet is tried again (rate-limited). */
+	radius_resolve_all(r, false);
 	radius_acct_kick(r);
 }
 
@@ -1218,30 +1376,6 @@ radius_store_ext(struct gate *g)
 	return g->radius ? &g->radius->ext : NULL;
 }
 
-/* Open a connected UDP socket to a server and learn our source address
- * (the NAS-IP-Address) without sending anything. */
-static int
-radius_server_open(struct radius *r, struct rserver *sv, const union wk_sockaddr *sa)
-{
-	union wk_sockaddr me;
-	socklen_t ml = sizeof(me);
-	char s[WK_SA_STRLEN];
-
-	sv->sa = *sa;
-	sv->fd = socket(sa->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	addr_sa_format(&sa->sa, s);
-	if (sv->fd < 0 || connect(sv->fd, &sa->sa, addr_sa_len(&sa->sa)) < 0) {
-		log_err("radius server %s: %s", s, strerror(errno));
-		return -1;
-	}
-	if (getsockname(sv->fd, &me.sa, &ml) == 0)
-		addr_ip_from_sa(&me.sa, &sv->nas_ip);
-	sv->ev = event_new(r->g->base, sv->fd, EV_READ | EV_PERSIST, radius_on_reply, sv);
-	if (sv->ev == NULL || event_add(sv->ev, NULL) < 0)
-		return -1;
-	return 0;
-}
-
 static void radius_on_coa(evutil_socket_t fd, short what, void *arg);
 
 /* Called-Station-Id: the LAN interface's MAC and the NAS-Identifier
@@ -1271,6 +1405,16 @@ radius_called_station(struct radius *r)
 	close(fd);
 }
 
+/* True when one of the n servers is given by name. */
+static bool
+radius_names(const struct rserver *sv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sv[i].name[0] != '\0')
+			return true;
+	return false;
+}
+
 /* Sockets, the CoA listener, the tick; restored sessions get their own
  * limits back; Accounting-On joins the queue (after what was restored). */
 int
@@ -1286,12 +1430,32 @@ radius_start(struct gate *g)
 		return 0;
 	r->st = grant_store(g);
 	radius_called_station(r);
-	for (size_t i = 0; i < c->n_radius_auth; i++, r->nauth++)
-		if (radius_server_open(r, &r->auth[i], &c->radius_auth[i]) < 0)
-			return -1;
-	for (size_t i = 0; i < c->n_radius_acct; i++, r->nacct++)
-		if (radius_server_open(r, &r->acct[i], &c->radius_acct[i]) < 0)
-			return -1;
+	r->dns = garden_dns(g->garden);
+	for (int k = 0; k < 2; k++) {
+		const struct conf_radsrv *cs = k ? c->radius_acct : c->radius_auth;
+		size_t n = k ? c->n_radius_acct : c->n_radius_auth;
+		struct rserver *sv = k ? r->acct : r->auth;
+		for (size_t i = 0; i < n; i++) {
+			sv[i].r = r;
+			sv[i].port = cs[i].port;
+			memcpy(sv[i].name, cs[i].name, sizeof(sv[i].name));
+			/* An address is connected now (a failure stops the
+			 * start); a name is looked up below, on the loop. */
+			if (cs[i].name[0] == '\0' &&
+			    radius_server_connect(r, &sv[i], &cs[i].sa) < 0)
+				return -1;
+		}
+		if (k)
+			r->nacct = n;
+		else
+			r->nauth = n;
+	}
+	if (r->dns == NULL && (radius_names(r->auth, r->nauth) ||
+	    radius_names(r->acct, r->nacct))) {
+		log_err("radius: no resolver for the server names");
+		return -1;
+	}
+	radius_resolve_all(r, true);
 	for (size_t i = 0; i < c->n_radius_coa; i++) {
 		const union wk_sockaddr *sa = &c->radius_coa[i];
 		int one = 1;
@@ -1355,6 +1519,8 @@ radius_stop(struct gate *g)
 
 	if (r == NULL)
 		return;
+	/* No lookup is in flight any more: main.c cancelled them with
+	 * radius_dns_cancel before the resolver (garden.c's) was freed. */
 	for (int k = 0; k < 2; k++) {
 		struct rserver *sv = k ? r->acct : r->auth;
 		for (size_t i = 0; i < CONF_MAX_RADIUS; i++) {
@@ -1396,6 +1562,41 @@ radius_stop(struct gate *g)
 	OPENSSL_cleanse(r->secret, sizeof(r->secret));
 	free(r);
 	g->radius = NULL;
+}
+
+/* A reload: every server name is looked up again (the server lists
+ * themselves need a restart, their addresses do not). */
+int
+radius_reconfigure(struct gate *g)
+{
+	if (g->radius != NULL)
+		radius_resolve_all(g->radius, true);
+	return 0;
+}
+
+/* Stopping: cancel the lookups in flight and start no new ones. The
+ * number cancelled: libevent finishes a cancelled lookup (and frees it) in
+ * a deferred callback, so the caller runs the loop once more when it is
+ * not 0 (main.c), or the lookup's memory is lost at exit. */
+int
+radius_dns_cancel(struct gate *g)
+{
+	struct radius *r = g->radius;
+	int n = 0;
+
+	if (r == NULL)
+		return 0;
+	r->dns_stopped = true;
+	for (int k = 0; k < 2; k++) {
+		struct rserver *sv = k ? r->acct : r->auth;
+		for (size_t i = 0; i < CONF_MAX_RADIUS; i++)
+			if (sv[i].dns != NULL) {
+				evdns_getaddrinfo_cancel(sv[i].dns);
+				sv[i].dns = NULL;
+				n++;
+			}
+	}
+	return n;
 }
 
 /* The source a first sighting of mac is charged to: the client address

@@ -38,6 +38,11 @@ const struct store_ext *radius_store_ext(struct gate *g);
 /* Sockets, the CoA listener, timers, Accounting-On (after grant_start). */
 int radius_start(struct gate *g);
 void radius_stop(struct gate *g);
+/* A reload: look the server names up again. 0. */
+int radius_reconfigure(struct gate *g);
+/* Stopping: cancel DNS lookups in flight; how many (main.c then runs the
+ * loop once so that libevent frees them). */
+int radius_dns_cancel(struct gate *g);
 /* `wicketd -n`: the secret file as start-up reads it. */
 int radius_conf_check(const struct wk_conf *c, const char *fname,
     struct conf_errors *errs);

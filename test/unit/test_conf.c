@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "conf.h"
 
 /* Parse text on top of the defaults. */
@@ -159,6 +161,94 @@ test_bad(void **state)
 	}
 }
 
+/* The reasons radius_auth / radius_acct give. */
+#define BAD_NAME "expected an address or a host name (RFC 1123: letters, digits " \
+	"and '-' in dot-separated labels)"
+#define BAD_PORT "expected a port number 1-65535 after ':'"
+#define BAD_FORM "expected ADDRESS, NAME, ADDRESS:PORT, NAME:PORT or [IPv6]:PORT"
+
+/* radius_auth / radius_acct: address literals (default port, :PORT,
+ * [IPv6]:PORT) and host names (RFC 1123 labels, with or without :PORT)
+ * parse into the server; a name is kept to be resolved, never looked up
+ * here; garbage is refused with the key and a reason. */
+static void
+test_radius_servers(void **state)
+{
+	static const struct {
+		const char *value;
+		int family;      /* of a literal; 0 for a name */
+		const char *name; /* the name kept, or NULL for a literal */
+		unsigned port;
+		const char *err; /* NULL: accepted */
+	} rows[] = {
+		{ "192.0.2.10", AF_INET, NULL, 1812, NULL },
+		{ "192.0.2.10:11812", AF_INET, NULL, 11812, NULL },
+		{ "2001:db8::10", AF_INET6, NULL, 1812, NULL },
+		{ "[2001:db8::10]:1645", AF_INET6, NULL, 1645, NULL },
+		{ "radius.example.net", 0, "radius.example.net", 1812, NULL },
+		{ "radius.example.net:1645", 0, "radius.example.net", 1645, NULL },
+		{ "radius", 0, "radius", 1812, NULL },
+		{ "r-1.x9.example:65535", 0, "r-1.x9.example", 65535, NULL },
+		{ "3com.example", 0, "3com.example", 1812, NULL },
+		{ "radius.example.net:0", 0, NULL, 0, BAD_PORT },
+		{ "radius.example.net:65536", 0, NULL, 0, BAD_PORT },
+		{ "radius.example.net:", 0, NULL, 0, BAD_PORT },
+		{ "radius.example.net:18x", 0, NULL, 0, BAD_PORT },
+		{ "192.0.2.10:0", 0, NULL, 0, BAD_PORT },
+		{ "radius_1.example", 0, NULL, 0, BAD_NAME },
+		{ "-radius.example", 0, NULL, 0, BAD_NAME },
+		{ "radius-.example", 0, NULL, 0, BAD_NAME },
+		{ "radius..example", 0, NULL, 0, BAD_NAME },
+		{ "radius.example.", 0, NULL, 0, BAD_NAME },
+		/* A mistyped address is an error, not a name to look up. */
+		{ "192.0.2.300", 0, NULL, 0, BAD_NAME },
+		{ "192.0.2.300:1812", 0, NULL, 0, BAD_NAME },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+		  0, NULL, 0, BAD_NAME },
+		/* IPv6 with a port keeps its brackets; a bad bracket is no name. */
+		{ "2001:db8::10:1812:x", 0, NULL, 0, BAD_FORM },
+		{ "[2001:db8::10]", 0, NULL, 0, BAD_FORM },
+		{ "[radius.example]:1812", 0, NULL, 0, BAD_FORM },
+		{ ":1812", 0, NULL, 0, BAD_FORM },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (int acct = 0; acct < 2; acct++) {
+			const char *key = acct ? "radius_acct" : "radius_auth";
+			unsigned port = rows[i].port == 1812 && acct ? 1813 : rows[i].port;
+			char text[512], want[512];
+			struct wk_conf c;
+			struct conf_errors e;
+			const struct conf_radsrv *rs = acct ? &c.radius_acct[0] : &c.radius_auth[0];
+			int rc;
+
+			snprintf(text, sizeof(text), "radius_secret_file /etc/wicket/radius.secret\n"
+			    "%s %s\n", key, rows[i].value);
+			rc = parse(&c, text, &e);
+			if (rows[i].err != NULL) {
+				snprintf(want, sizeof(want), "t.conf:2: %s: %s: '%s'\n", key,
+				    rows[i].err, rows[i].value);
+				if (rc != -1 || strcmp(e.text, want) != 0)
+					fail_msg("row %zu (%s): want %sgot %s", i, key, want, e.text);
+				continue;
+			}
+			if (rc != 0)
+				fail_msg("row %zu (%s): refused: %s", i, key, e.text);
+			assert_int_equal(acct ? c.n_radius_acct : c.n_radius_auth, 1);
+			assert_int_equal(rs->port, port);
+			if (rows[i].name != NULL) {
+				assert_string_equal(rs->name, rows[i].name);
+				assert_int_equal(rs->sa.sa.sa_family, 0);
+			} else {
+				assert_string_equal(rs->name, "");
+				assert_int_equal(rs->sa.sa.sa_family, rows[i].family);
+				assert_int_equal(ntohs(rs->sa.sin.sin_port), port);
+			}
+		}
+	}
+}
+
 /* A NUL byte or CR in the file is an error, not a silent truncation. */
 static void
 test_binary(void **state)
@@ -232,6 +322,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_radius_servers),
 		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_key_error_line),
 		cmocka_unit_test(test_example_documents_every_key),
