@@ -85,7 +85,7 @@ struct rserver {
 	char name[CONF_HOSTNAME]; /* "" for an address literal */
 	uint16_t port;
 	struct evdns_getaddrinfo_request *dns; /* lookup in flight */
-	uint64_t dns_at_ms;      /* mono: when the last lookup started, 0 none */
+	uint64_t dns_at_ms;      /* mono: the last lookup wicketd chose, 0 none */
 };
 
 /* A cached MAC-auth answer (or a request in flight). */
@@ -828,7 +828,7 @@ radius_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 			    "(keeping %s)", sv->name, evutil_gai_strerror(result), s);
 		} else {
 			log_warn_rated(&rl, "radius server %s does not resolve: %s "
-			    "(skipped; looked up again in %d s at the earliest)",
+			    "(skipped until it resolves; asked again every %d s)",
 			    sv->name, evutil_gai_strerror(result),
 			    RADIUS_RESOLVE_MIN_MS / 1000);
 		}
@@ -862,10 +862,12 @@ radius_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 }
 
 /* Look sv's name up on the event loop (evdns: the callback may run before
- * this returns, from the hosts file). Nothing for an address literal, a
- * lookup already in flight, or, unless force (start-up, reload), a name
- * looked up less than RADIUS_RESOLVE_MIN_MS ago: a dead name cannot make
- * wicketd flood its resolver. */
+ * this returns, from the hosts file). Nothing for an address literal or a
+ * lookup already in flight. The lookups wicketd starts by itself (a server
+ * that stopped answering, an unresolved name on the tick) come at most
+ * every RADIUS_RESOLVE_MIN_MS per name, so a dead name cannot make it
+ * flood its resolver; force (start-up, reload: the operator's) is not
+ * counted, so the first of those may follow at once. */
 static void
 radius_resolve(struct radius *r, struct rserver *sv, bool force)
 {
@@ -875,9 +877,11 @@ radius_resolve(struct radius *r, struct rserver *sv, bool force)
 
 	if (sv->name[0] == '\0' || sv->dns != NULL || r->dns == NULL || r->dns_stopped)
 		return;
-	if (!force && sv->dns_at_ms != 0 && now - sv->dns_at_ms < RADIUS_RESOLVE_MIN_MS)
-		return;
-	sv->dns_at_ms = now;
+	if (!force) {
+		if (sv->dns_at_ms != 0 && now - sv->dns_at_ms < RADIUS_RESOLVE_MIN_MS)
+			return;
+		sv->dns_at_ms = now;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;

@@ -14,6 +14,7 @@ Run as root: python3 test/e2e/test_radius.py [-v] [-l] [NAME_SUBSTRING ...]
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -1049,7 +1050,9 @@ def test_server_names_resolved_on_the_loop(f):
     a third gate lists `missing.test` (NXDOMAIN) first and `radius.test` (FreeRADIUS's
     address) second: the unresolved name is skipped (and logged), MAC auth admits the
     default client through the second, accounting reaches FreeRADIUS by name, and a
-    reload looks the names up again. Then a fourth gate whose resolver drops every
+    reload looks the names up again. A gate whose `moving.test` first points where no
+    server answers follows the name once a request gave up there (dnsmasq now gives
+    FreeRADIUS's address) and admits through it. Then a gate whose resolver drops every
     packet (nft in the origin namespace): it starts at once, its only server stays
     unresolved so MAC auth follows radius_fail closed at once, and its 511s (also right
     after a reload) come promptly while the lookup is still unanswered. Scale: ~10 s."""
@@ -1058,10 +1061,14 @@ def test_server_names_resolved_on_the_loop(f):
     t = f.topo
     secret = os.path.join(t.tmp, "radius.secret")
     dns_log = os.path.join(t.tmp, "dnsmasq-radius.log")
+    hosts = os.path.join(t.tmp, "dnsmasq-radius.hosts")
+    dead = "10.98.0.77"  # on the WAN link, but nobody has it
+    with open(hosts, "w") as fh:
+        fh.write("%s moving.test\n" % dead)
     dnsmasq = t.origin.popen(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
                               "--port=53", "--listen-address=" + O4, "--bind-interfaces",
                               "--no-resolv", "--no-hosts", "--pid-file=", "--user=root",
-                              "--local=/test/", "--address=/radius.test/" + O4,
+                              "--local=/test/", "--address=/radius.test/" + O4, "--addn-hosts=" + hosts,
                               "--log-queries", "--log-facility=" + dns_log],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resolver = NetnsResolver(t.router, O4)
@@ -1092,13 +1099,14 @@ def test_server_names_resolved_on_the_loop(f):
                                           "secret": secret, "tmp": t.tmp})
         gates.append(c)
 
-        def admitted():
-            try:  # each request is a sighting; the grant is what counts
-                h.curl(f.client, ["http://%s:3992/r-by-name" % GATE], timeout=3)
+        def admitted(gate, port):
+            """One request to gate (a sighting); its grants of the client so far."""
+            try:
+                h.curl(f.client, ["http://%s:%d/r-by-name" % (GATE, port)], timeout=3)
             except AssertionError as e:
-                h.log("gw-c: %s" % str(e).splitlines()[0])
-            return [e for e in c.audit() if e.get("event") == "grant" and e.get("mac") == mac]
-        grant = wait_for(admitted, 10, "MAC-auth grant through radius.test")[0]
+                h.log("port %d: %s" % (port, str(e).splitlines()[0]))
+            return [e for e in gate.audit() if e.get("event") == "grant" and e.get("mac") == mac]
+        grant = wait_for(lambda: admitted(c, 3992), 10, "MAC-auth grant through radius.test")[0]
         assert grant["source"] == "radius", grant
         log = f.radiusd.log()
         assert 'NAS-Identifier = "gw-c"' in log, "FreeRADIUS never heard from gw-c"
@@ -1118,6 +1126,24 @@ def test_server_names_resolved_on_the_loop(f):
         wait_for(lambda: queries("radius.test") > before, 5, "a lookup after the reload")
         c.stop()
         gates.remove(c)
+
+        # A server that moves: asked again once a request gave up on it.
+        e = t.start_wicketd(CONF_NAMED % {"port": 3994, "gw": "gw-e",
+                                          "servers": "radius_auth moving.test",
+                                          "secret": secret, "tmp": t.tmp})
+        gates.append(e)
+        wait_for(lambda: "radius server moving.test is %s:1812" % dead in e.stderr(), 5,
+                 "moving.test resolved to the dead address")
+        with open(hosts, "w") as fh:
+            fh.write("%s moving.test\n" % O4)
+        dnsmasq.send_signal(signal.SIGHUP)  # re-reads the hosts file
+        grant = wait_for(lambda: admitted(e, 3994), 15, "MAC-auth grant after moving.test moved")[0]
+        assert grant["source"] == "radius", grant
+        assert "radius server moving.test is %s:1812" % O4 in e.stderr(), h.tail(e.stderr(), 10)
+        assert [x for x in e.audit() if x.get("event") == "radius_timeout" and x.get("mac") == mac], \
+            "admitted without a request giving up on the dead address first"
+        e.stop()
+        gates.remove(e)
         asked = queries("radius.test")
 
         # The resolver stops answering: every DNS packet to it is dropped.
