@@ -25,6 +25,7 @@ gate_apply_conf(struct gate *g, struct wk_conf *c)
 	enum wk_log_level lvl;
 
 	g->conf = c;
+	g->conf_gen++;
 	g->limits.max_request_line = c->max_request_line;
 	g->limits.max_header_bytes = c->max_header_bytes;
 	g->limits.max_headers = c->max_headers;

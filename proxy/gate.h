@@ -24,6 +24,8 @@ struct garden;
 struct gate {
 	struct event_base *base;
 	struct wk_conf *conf;
+	uint64_t conf_gen;      /* bumped by gate_apply_conf: what was made of
+				 * the configuration and the keys is stale */
 	struct http_limits limits;
 	const char *methods[CONF_MAX_METHODS];
 	struct listener *listeners;

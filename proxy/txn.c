@@ -49,6 +49,10 @@ static void conn_arm(struct conn *c);
 static void conn_portal_body(struct conn *c, struct txn *t);
 static void txn_set_answer(struct conn *c, struct txn *t, const char *buf,
     size_t n, unsigned status, const char *why, bool close);
+static bool txn_render(struct conn *c, struct txn *t, unsigned status,
+    const char *why, const char *location, bool close, int64_t now_s, size_t *np);
+static void txn_take_answer(struct conn *c, struct txn *t, size_t n);
+static char *conn_tx_room(struct conn *c, size_t need);
 static void txn_free(struct txn *t);
 static void txn_log(struct conn *c, const struct txn *t);
 
@@ -422,6 +426,112 @@ conn_link(struct conn *c, const struct policy_in *in, const char *target,
 	return portal_link(c->g, in, want, gh, out, size);
 }
 
+/* The last 511 or 302 answered with a portal link, and everything its
+ * bytes were made of: a client that asks for the same URL again within
+ * the same second (a browser's or an app's retries, an OS probe, a
+ * pipelined burst) gets the same bytes without the link being built,
+ * signed and escaped again. They are the bytes a fresh rendering would
+ * give: the link's ts and the Date have one-second resolution, the
+ * signature is a function of mac, ip, url and ts, and a reload (which
+ * may change the key, portal_url or gateway_id) bumps g->conf_gen. */
+#define MEMO_REQ 1024    /* target and Host bytes kept for the comparison */
+#define MEMO_ANSWER 4096 /* a 511 with a link of usual length fits */
+static struct {
+	bool valid, head, close, has_mac;
+	unsigned status;
+	uint64_t gen;
+	int64_t now_s;
+	struct wk_mac mac;
+	struct wk_ip client;
+	union conn_sa local, dst;
+	size_t tlen, hlen, n;
+	char req[MEMO_REQ];
+	char answer[MEMO_ANSWER];
+} link_memo;
+
+/* True when the memo holds the answer this request would get. */
+static bool
+link_memo_match(const struct conn *c, const struct txn *t,
+    const struct policy_in *in, unsigned status, const char *target,
+    size_t tlen, const char *host, size_t hlen, bool close, int64_t now_s)
+{
+	return link_memo.valid && link_memo.now_s == now_s &&
+	    link_memo.status == status && link_memo.gen == c->g->conf_gen &&
+	    link_memo.head == t->head && link_memo.close == close &&
+	    link_memo.tlen == tlen && link_memo.hlen == hlen &&
+	    link_memo.has_mac == (in->mac != NULL) &&
+	    (in->mac == NULL || addr_mac_equal(&link_memo.mac, in->mac)) &&
+	    addr_ip_equal(&link_memo.client, &in->client) &&
+	    memcmp(&link_memo.local, &c->local, sizeof(c->local)) == 0 &&
+	    memcmp(&link_memo.dst, &c->dst, sizeof(c->dst)) == 0 &&
+	    memcmp(link_memo.req, target, tlen) == 0 &&
+	    memcmp(link_memo.req + tlen, host, hlen) == 0;
+}
+
+/* Keep the answer just rendered (n bytes at p) with what it was made of. */
+static void
+link_memo_keep(const struct conn *c, const struct txn *t,
+    const struct policy_in *in, unsigned status, const char *target,
+    size_t tlen, const char *host, size_t hlen, bool close, int64_t now_s,
+    const char *p, size_t n)
+{
+	link_memo.valid = false;
+	if (tlen + hlen > sizeof(link_memo.req) || n > sizeof(link_memo.answer))
+		return;
+	link_memo.now_s = now_s;
+	link_memo.status = status;
+	link_memo.gen = c->g->conf_gen;
+	link_memo.head = t->head;
+	link_memo.close = close;
+	link_memo.tlen = tlen;
+	link_memo.hlen = hlen;
+	link_memo.has_mac = in->mac != NULL;
+	if (in->mac != NULL)
+		link_memo.mac = *in->mac;
+	link_memo.client = in->client;
+	link_memo.local = c->local;
+	link_memo.dst = c->dst;
+	memcpy(link_memo.req, target, tlen);
+	memcpy(link_memo.req + tlen, host, hlen);
+	memcpy(link_memo.answer, p, n);
+	link_memo.n = n;
+	link_memo.valid = true;
+}
+
+/* Answer a denied request (511) or a probe (302) with the portal link
+ * for the URL it wanted: from the memo when the last such answer was
+ * made of the same facts, else built, rendered and kept. */
+static void
+conn_answer_link(struct conn *c, struct txn *t, const struct policy_in *in,
+    unsigned status, const char *target, size_t tlen, const char *host,
+    size_t hlen, bool close)
+{
+	int64_t now_s = clock_wall_ms() / 1000;
+	char link[4096], *p;
+	size_t n;
+
+	if (link_memo_match(c, t, in, status, target, tlen, host, hlen, close, now_s)) {
+		if ((p = conn_tx_room(c, link_memo.n)) == NULL) {
+			c->ls = LS_DEAD;
+			return;
+		}
+		memcpy(p, link_memo.answer, link_memo.n);
+		t->status = status;
+		t->close_after = t->close_after || close;
+		txn_take_answer(c, t, link_memo.n);
+		return;
+	}
+	if (conn_link(c, in, target, tlen, host, hlen, link, sizeof(link)) < 0)
+		link[0] = '\0';
+	if (!txn_render(c, t, status, NULL, link, close, now_s, &n))
+		return;
+	p = conn_io.tx + conn_io.txlen;
+	if (t->status == status) /* not the 500 of a link too long */
+		link_memo_keep(c, t, in, status, target, tlen, host, hlen, close,
+		    now_s, p, n);
+	txn_take_answer(c, t, n);
+}
+
 /* Answer a request to the gate's own pages, now or (for the accept form)
  * once its body has been collected. */
 static void
@@ -519,7 +629,6 @@ conn_request(struct conn *c, const char *buf)
 	struct txn *t = txn_new(c);
 	const char *target = buf + r->target_off, *q;
 	struct policy_in in;
-	char link[4096];
 	size_t plen;
 	bool skip;
 
@@ -580,19 +689,15 @@ conn_request(struct conn *c, const char *buf)
 		txn_answer(c, t, 502, "cannot open upstream connection", NULL, true);
 		break;
 	case V_PROBE:
-		if (conn_link(c, &in, target, r->target_len, buf + r->host_off,
-			r->host_len, link, sizeof(link)) < 0)
-			link[0] = '\0';
-		txn_answer(c, t, 302, NULL, link, r->close || skip);
+		conn_answer_link(c, t, &in, 302, target, r->target_len,
+		    buf + r->host_off, r->host_len, r->close || skip);
 		break;
 	case V_PORTAL:
 		conn_portal(c, t, buf);
 		break;
 	case V_DENY:
-		if (conn_link(c, &in, target, r->target_len, buf + r->host_off,
-			r->host_len, link, sizeof(link)) < 0)
-			link[0] = '\0';
-		txn_answer(c, t, 511, NULL, link, r->close || skip);
+		conn_answer_link(c, t, &in, 511, target, r->target_len,
+		    buf + r->host_off, r->host_len, r->close || skip);
 		break;
 	}
 }
@@ -790,22 +895,22 @@ txn_take_answer(struct conn *c, struct txn *t, size_t n)
 	t->answer_len = (uint32_t)n;
 }
 
-/* Answer t locally with the given status: rendered once, into the
- * shared render space. The answer cannot overtake an earlier relayed one
- * (responses keep request order). */
-void
-txn_answer(struct conn *c, struct txn *t, unsigned status, const char *why,
-    const char *location, bool close)
+/* Render t's local answer with the given status at the end of the
+ * shared render space (*np bytes), and set its status and error; false
+ * when there is no room (the connection is then LS_DEAD). now_s is the
+ * Date's second. */
+static bool
+txn_render(struct conn *c, struct txn *t, unsigned status, const char *why,
+    const char *location, bool close, int64_t now_s, size_t *np)
 {
-	struct reply_ctx rc = { .head = t->head, .close = close,
-		.now_s = clock_wall_ms() / 1000 };
+	struct reply_ctx rc = { .head = t->head, .close = close, .now_s = now_s };
 	const size_t size = 16384;
 	char *buf = conn_tx_room(c, size);
 	size_t n = 0;
 
 	if (buf == NULL) {
 		c->ls = LS_DEAD;
-		return;
+		return false;
 	}
 	if (status == 511)
 		n = reply_511(buf, size, &rc, location);
@@ -822,7 +927,21 @@ txn_answer(struct conn *c, struct txn *t, unsigned status, const char *why,
 	t->close_after = t->close_after || close;
 	if (why && status >= 400 && t->error == NULL)
 		t->error = why;
-	txn_take_answer(c, t, n);
+	*np = n;
+	return true;
+}
+
+/* Answer t locally with the given status: rendered once, into the
+ * shared render space. The answer cannot overtake an earlier relayed one
+ * (responses keep request order). */
+void
+txn_answer(struct conn *c, struct txn *t, unsigned status, const char *why,
+    const char *location, bool close)
+{
+	size_t n;
+
+	if (txn_render(c, t, status, why, location, close, clock_wall_ms() / 1000, &n))
+		txn_take_answer(c, t, n);
 }
 
 /* Store a complete answer built elsewhere (the portal) in a txn. One

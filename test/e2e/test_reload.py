@@ -279,6 +279,35 @@ def test_audit_log_path_change(f):
     assert f.gate.audit_wait(lambda e: e.get("path") == "/rl-audit-back"), "not back in the old file"
 
 
+def test_511_link_follows_key_at_once(f):
+    """grant_key rotated by reload: the next 511 for the same URL from the same
+    client, in the same second (the same ts), is signed with the new key: the
+    gate's memo of its last 511 does not outlive a reload."""
+    url = "http://%s/rl-memo" % h.ORIGIN4
+
+    def link(r):
+        m = re.search(r'href="[^"]*[?&;]ts=(\d+)&amp;sig=([0-9a-f]+)"', r.body.decode())
+        assert r.status == 511 and m, "no signed link in %r" % r.body[:600]
+        return m.groups()
+
+    try:
+        for _ in range(5):
+            while time.time() % 1 > 0.2:  # start early in a second
+                time.sleep(0.02)
+            ts1, sig1 = link(h.curl(f.client, [url]))
+            assert link(h.curl(f.client, [url])) == (ts1, sig1), "one second, one link"
+            rc, out = f.reload(f.base.replace("/grant.key", "/grant2.key"))
+            assert rc == 0 and listed(out, "applied", "grant_key"), out
+            ts2, sig2 = link(h.curl(f.client, [url]))
+            if ts2 == ts1:
+                assert sig2 != sig1, "the 511 after the reload is signed with the old key"
+                return
+            assert f.reload()[0] == 0
+        raise AssertionError("no reload within one second in 5 tries")
+    finally:
+        assert f.reload()[0] == 0
+
+
 def test_bad_file_changes_nothing(f):
     """A bad value among good changes: exit 1, FILE:LINE in the answer, the good change not applied."""
     text = f.base.replace("header_timeout 2", "header_timeout 5") + "max_headers lots\n"
@@ -345,6 +374,7 @@ TESTS = [
     test_header_timeout_applied,
     test_grant_key_removed_turns_signed_grants_off,
     test_audit_log_path_change,
+    test_511_link_follows_key_at_once,
     test_bad_file_changes_nothing,
     test_unreadable_key_changes_nothing,
     test_failed_refresh_restores_everything,
