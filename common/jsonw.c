@@ -19,6 +19,24 @@ raw(struct jsonw *j, const char *s, size_t n)
 	j->len += n;
 }
 
+/* Append n plain bytes between quotes: raw's three appends in one, since
+ * every value of every audit line comes this way. */
+static void
+raw_quoted(struct jsonw *j, const char *s, size_t n)
+{
+	char *p;
+
+	if (j->overflow || j->len + n + 4 >= j->size) { /* room for "}\n" */
+		j->overflow = true;
+		return;
+	}
+	p = j->buf + j->len;
+	*p++ = '"';
+	memcpy(p, s, n);
+	p[n] = '"';
+	j->len += n + 2;
+}
+
 /* Start an object in buf. */
 void
 jsonw_begin(struct jsonw *j, char *buf, size_t size)
@@ -145,9 +163,7 @@ jsonw_str_k(struct jsonw *j, const char *k, size_t klen, const char *val)
 		escaped(j, val, n + strlen(val + n));
 		return;
 	}
-	raw(j, "\"", 1);
-	raw(j, val, n);
-	raw(j, "\"", 1);
+	raw_quoted(j, val, n);
 }
 
 /* jsonw_uint with a literal key (JSONW_K). */

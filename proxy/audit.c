@@ -39,8 +39,8 @@ audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
 
 	jsonw_ts(ts_ms, ts);
 	jsonw_begin(j, buf, size);
-	jsonw_str(j, "ts", ts);
-	jsonw_str(j, "event", event);
+	jsonw_str_k(j, JSONW_K("ts"), ts);
+	jsonw_str_k(j, JSONW_K("event"), event);
 }
 
 /* Format one request record as a JSON line; returns its length. Request

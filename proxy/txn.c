@@ -1693,19 +1693,48 @@ conn_free_all(struct gate *g)
 	relay_pipes_free();
 }
 
+/* The address strings of the last connection logged: consecutive lines
+ * are mostly of one client, and its MAC and destination. */
+static struct {
+	bool valid, mac_valid;
+	struct wk_ip client;
+	union conn_sa dst;
+	struct wk_mac mac;
+	char cip[WK_IP_STRLEN], dst_s[WK_SA_STRLEN], mac_s[WK_MAC_STRLEN];
+} log_memo;
+
+/* Bring log_memo's strings to c's client, destination and MAC. */
+static void
+txn_log_addrs(const struct conn *c)
+{
+	if (!log_memo.valid || !addr_ip_equal(&log_memo.client, &c->client)) {
+		log_memo.client = c->client;
+		addr_ip_format(&c->client, log_memo.cip);
+	}
+	if (!log_memo.valid || memcmp(&log_memo.dst, &c->dst, sizeof(c->dst)) != 0) {
+		log_memo.dst = c->dst;
+		addr_sa_format(&c->dst.sa, log_memo.dst_s);
+	}
+	if (c->has_mac && (!log_memo.mac_valid || !addr_mac_equal(&log_memo.mac, &c->mac))) {
+		log_memo.mac = c->mac;
+		addr_mac_format(&c->mac, log_memo.mac_s);
+		log_memo.mac_valid = true;
+	}
+	log_memo.valid = true;
+}
+
 /* Write the audit record of a finished transaction, straight into the
  * audit queue of this loop pass. */
 static void
 txn_log(struct conn *c, const struct txn *t)
 {
-	char cip[WK_IP_STRLEN], dst[WK_SA_STRLEN], mac[WK_MAC_STRLEN];
 	struct audit_req r = {
 		.ts_ms = clock_wall_ms(),
-		.client_ip = cip,
+		.client_ip = log_memo.cip,
 		.iface = ident_ifname(c->g, c->ifindex),
-		.mac = c->has_mac ? mac : NULL,
+		.mac = c->has_mac ? log_memo.mac_s : NULL,
 		.mac_random = c->mac_random,
-		.dst = dst,
+		.dst = log_memo.dst_s,
 		.method = t->method,
 		.host = t->has_host ? t->host : NULL,
 		.path = t->path,
@@ -1722,10 +1751,7 @@ txn_log(struct conn *c, const struct txn *t)
 	gate_count_request(c->g, t->verdict);
 	if (line == NULL)
 		return;
-	addr_ip_format(&c->client, cip);
-	addr_sa_format(&c->dst.sa, dst);
-	if (c->has_mac)
-		addr_mac_format(&c->mac, mac);
+	txn_log_addrs(c);
 	r.ms = r.ts_ms > t->t0_ms ? (uint64_t)(r.ts_ms - t->t0_ms) : 0;
 	audit_line_end(audit_format_request(line, AUDIT_LINE_MAX, &r));
 }
