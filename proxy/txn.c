@@ -1405,14 +1405,18 @@ conn_deadline(const struct conn *c)
 	return d;
 }
 
-/* Add the timer for the earliest deadline of all connections. */
+/* Add the timer for the earliest deadline of all connections. A timer
+ * already set to fire earlier stays: it comes due, finds nothing (or
+ * less) to do and is set again, so that a new connection, whose deadline
+ * is usually the latest, costs no timer work (the heap's own rule, one
+ * level up). */
 static void
 conn_timer_update(void)
 {
 	uint64_t first = dheap_first(&deadlines), now;
 	struct timeval tv;
 
-	if (first == 0 || first == deadline_ev_at)
+	if (first == 0 || (deadline_ev_at != 0 && deadline_ev_at <= first))
 		return;
 	now = clock_mono_ms();
 	tv.tv_sec = first > now ? (time_t)((first - now) / 1000) : 0;
