@@ -189,6 +189,17 @@ jsonw_bool_k(struct jsonw *j, const char *k, size_t klen, bool val)
 	raw(j, val ? "true" : "false", val ? 4 : 5);
 }
 
+/* Add members formatted before by another jsonw (its text without the
+ * opening brace, at least one member). */
+void
+jsonw_members(struct jsonw *j, const char *frag, size_t n)
+{
+	if (!j->first)
+		raw(j, ",", 1);
+	j->first = false;
+	raw(j, frag, n);
+}
+
 /* Add a string member; NULL becomes null. */
 void
 jsonw_str(struct jsonw *j, const char *k, const char *val)

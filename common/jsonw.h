@@ -27,6 +27,7 @@ size_t jsonw_end(struct jsonw *j);
 void jsonw_str_k(struct jsonw *j, const char *k, size_t klen, const char *val);
 void jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val);
 void jsonw_bool_k(struct jsonw *j, const char *k, size_t klen, bool val);
+void jsonw_members(struct jsonw *j, const char *frag, size_t n);
 #define JSONW_TS_LEN 64
 void jsonw_ts(int64_t ms, char out[JSONW_TS_LEN]);
 

@@ -43,6 +43,36 @@ audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
 	jsonw_str_k(j, JSONW_K("event"), event);
 }
 
+/* The members of a request record that follow its connection (client_ip,
+ * interface, mac, mac_random, dst). */
+static void
+audit_who(struct jsonw *j, const struct audit_req *r)
+{
+	/* literal keys (JSONW_K): this line is written for every request */
+	jsonw_str_k(j, JSONW_K("client_ip"), r->client_ip);
+	jsonw_str_k(j, JSONW_K("interface"), r->iface);
+	jsonw_str_k(j, JSONW_K("mac"), r->mac);
+	jsonw_bool_k(j, JSONW_K("mac_random"), r->mac_random);
+	jsonw_str_k(j, JSONW_K("dst"), r->dst);
+}
+
+/* Format the connection's members of a request record (audit_who) as a
+ * fragment for audit_req.who, so that the lines of one connection (or
+ * one client) need not format them again; its length, 0 when it does not
+ * fit. */
+size_t
+audit_format_who(char *buf, size_t size, const struct audit_req *r)
+{
+	struct jsonw j;
+
+	jsonw_begin(&j, buf, size);
+	audit_who(&j, r);
+	if (j.overflow)
+		return 0;
+	memmove(buf, buf + 1, j.len - 1); /* without jsonw_begin's brace */
+	return j.len - 1;
+}
+
 /* Format one request record as a JSON line; returns its length. Request
  * bytes are escaped by jsonw, and over-long fields are cut to fit. */
 size_t
@@ -52,12 +82,10 @@ audit_format_request(char *buf, size_t size, const struct audit_req *r)
 	size_t n;
 
 	audit_begin(&j, buf, size, r->ts_ms, "request");
-	/* literal keys (JSONW_K): this line is written for every request */
-	jsonw_str_k(&j, JSONW_K("client_ip"), r->client_ip);
-	jsonw_str_k(&j, JSONW_K("interface"), r->iface);
-	jsonw_str_k(&j, JSONW_K("mac"), r->mac);
-	jsonw_bool_k(&j, JSONW_K("mac_random"), r->mac_random);
-	jsonw_str_k(&j, JSONW_K("dst"), r->dst);
+	if (r->who != NULL)
+		jsonw_members(&j, r->who, r->who_len);
+	else
+		audit_who(&j, r);
 	jsonw_str_k(&j, JSONW_K("method"), r->method);
 	jsonw_str_k(&j, JSONW_K("host"), r->host);
 	jsonw_str_k(&j, JSONW_K("path"), r->path);

@@ -30,6 +30,10 @@ struct audit_req {
 	uint64_t bytes_in, bytes_out;
 	uint64_t ms;
 	const char *error;     /* framing rule broken, or NULL */
+	/* client_ip to dst already formatted by audit_format_who (who_len
+	 * bytes), or NULL: formatted from the fields above */
+	const char *who;
+	size_t who_len;
 };
 
 #define AUDIT_LINE_MAX 4096
@@ -41,6 +45,7 @@ struct audit_stats {
 };
 
 size_t audit_format_request(char *buf, size_t size, const struct audit_req *r);
+size_t audit_format_who(char *buf, size_t size, const struct audit_req *r);
 void audit_begin(struct jsonw *j, char *buf, size_t size, int64_t ts_ms,
     const char *event);
 int audit_open(const char *path);

@@ -426,6 +426,15 @@ conn_link(struct conn *c, const struct policy_in *in, const char *target,
 	return portal_link(c->g, in, want, gh, out, size);
 }
 
+/* True when two socket addresses are the same, byte for byte as far as
+ * their family goes (the rest of the union is not theirs). */
+static bool
+conn_sa_same(const union conn_sa *a, const union conn_sa *b)
+{
+	return a->sa.sa_family == b->sa.sa_family &&
+	    memcmp(a, b, addr_sa_len(&a->sa)) == 0;
+}
+
 /* The last 511 or 302 answered with a portal link, and everything its
  * bytes were made of: a client that asks for the same URL again within
  * the same second (a browser's or an app's retries, an OS probe, a
@@ -462,8 +471,8 @@ link_memo_match(const struct conn *c, const struct txn *t,
 	    link_memo.has_mac == (in->mac != NULL) &&
 	    (in->mac == NULL || addr_mac_equal(&link_memo.mac, in->mac)) &&
 	    addr_ip_equal(&link_memo.client, &in->client) &&
-	    memcmp(&link_memo.local, &c->local, sizeof(c->local)) == 0 &&
-	    memcmp(&link_memo.dst, &c->dst, sizeof(c->dst)) == 0 &&
+	    conn_sa_same(&link_memo.local, &c->local) &&
+	    conn_sa_same(&link_memo.dst, &c->dst) &&
 	    memcmp(link_memo.req, target, tlen) == 0 &&
 	    memcmp(link_memo.req + tlen, host, hlen) == 0;
 }
@@ -1697,34 +1706,63 @@ conn_free_all(struct gate *g)
 	relay_pipes_free();
 }
 
-/* The address strings of the last connection logged: consecutive lines
- * are mostly of one client, and its MAC and destination. */
+/* The connection's members of the last audit line (client_ip to dst,
+ * audit_format_who) and what they were made of: consecutive lines are
+ * mostly of one client, through one interface, to one destination. */
 static struct {
-	bool valid, mac_valid;
+	bool valid, has_mac, mac_random, has_iface;
 	struct wk_ip client;
 	union conn_sa dst;
 	struct wk_mac mac;
-	char cip[WK_IP_STRLEN], dst_s[WK_SA_STRLEN], mac_s[WK_MAC_STRLEN];
+	char iface[64];
+	size_t len;
+	char who[WK_IP_STRLEN + WK_SA_STRLEN + WK_MAC_STRLEN + 160];
 } log_memo;
 
-/* Bring log_memo's strings to c's client, destination and MAC. */
+/* Give r the connection's members of c's audit line: log_memo's, made
+ * again when c differs in one of them. r's client_ip, dst and mac point
+ * to the caller's buffers, which are filled then; when the members do not
+ * fit the memo (an odd interface name), r->who stays NULL and the line
+ * formats them itself. */
 static void
-txn_log_addrs(const struct conn *c)
+txn_log_who(const struct conn *c, struct audit_req *r, char *cip, char *dst,
+    char *mac)
 {
-	if (!log_memo.valid || !addr_ip_equal(&log_memo.client, &c->client)) {
-		log_memo.client = c->client;
-		addr_ip_format(&c->client, log_memo.cip);
+	const char *iface = r->iface;
+
+	if (log_memo.valid && addr_ip_equal(&log_memo.client, &c->client) &&
+	    conn_sa_same(&log_memo.dst, &c->dst) &&
+	    log_memo.has_mac == c->has_mac &&
+	    (!c->has_mac || addr_mac_equal(&log_memo.mac, &c->mac)) &&
+	    log_memo.mac_random == c->mac_random &&
+	    log_memo.has_iface == (iface != NULL) &&
+	    (iface == NULL || strcmp(log_memo.iface, iface) == 0)) {
+		r->who = log_memo.who;
+		r->who_len = log_memo.len;
+		return;
 	}
-	if (!log_memo.valid || memcmp(&log_memo.dst, &c->dst, sizeof(c->dst)) != 0) {
-		log_memo.dst = c->dst;
-		addr_sa_format(&c->dst.sa, log_memo.dst_s);
-	}
-	if (c->has_mac && (!log_memo.mac_valid || !addr_mac_equal(&log_memo.mac, &c->mac))) {
+	addr_ip_format(&c->client, cip);
+	addr_sa_format(&c->dst.sa, dst);
+	if (c->has_mac)
+		addr_mac_format(&c->mac, mac);
+	log_memo.valid = false;
+	if (iface != NULL && strlen(iface) >= sizeof(log_memo.iface))
+		return;
+	log_memo.len = audit_format_who(log_memo.who, sizeof(log_memo.who), r);
+	if (log_memo.len == 0)
+		return;
+	log_memo.client = c->client;
+	log_memo.dst = c->dst;
+	log_memo.has_mac = c->has_mac;
+	if (c->has_mac)
 		log_memo.mac = c->mac;
-		addr_mac_format(&c->mac, log_memo.mac_s);
-		log_memo.mac_valid = true;
-	}
+	log_memo.mac_random = c->mac_random;
+	log_memo.has_iface = iface != NULL;
+	if (iface != NULL)
+		strcpy(log_memo.iface, iface);
 	log_memo.valid = true;
+	r->who = log_memo.who;
+	r->who_len = log_memo.len;
 }
 
 /* Write the audit record of a finished transaction, straight into the
@@ -1732,13 +1770,14 @@ txn_log_addrs(const struct conn *c)
 static void
 txn_log(struct conn *c, const struct txn *t)
 {
+	char cip[WK_IP_STRLEN], dst[WK_SA_STRLEN], mac[WK_MAC_STRLEN];
 	struct audit_req r = {
 		.ts_ms = clock_wall_ms(),
-		.client_ip = log_memo.cip,
+		.client_ip = cip,
 		.iface = ident_ifname(c->g, c->ifindex),
-		.mac = c->has_mac ? log_memo.mac_s : NULL,
+		.mac = c->has_mac ? mac : NULL,
 		.mac_random = c->mac_random,
-		.dst = log_memo.dst_s,
+		.dst = dst,
 		.method = t->method,
 		.host = t->has_host ? t->host : NULL,
 		.path = t->path,
@@ -1755,7 +1794,7 @@ txn_log(struct conn *c, const struct txn *t)
 	gate_count_request(c->g, t->verdict);
 	if (line == NULL)
 		return;
-	txn_log_addrs(c);
+	txn_log_who(c, &r, cip, dst, mac);
 	r.ms = r.ts_ms > t->t0_ms ? (uint64_t)(r.ts_ms - t->t0_ms) : 0;
 	audit_line_end(audit_format_request(line, AUDIT_LINE_MAX, &r));
 }

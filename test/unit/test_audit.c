@@ -53,6 +53,44 @@ test_request_line(void **state)
 	assert_non_null(strstr(buf, "\"client_ip\":\"10.99.0.10\",\"interface\":\"br-lan.20\",\"mac\":null,"));
 }
 
+/* The connection's members formatted once (audit_format_who, as txn.c
+ * keeps them) give the line byte for byte, for every kind of member; a
+ * fragment that does not fit is 0. */
+static void
+test_who_fragment(void **state)
+{
+	static const struct { const char *iface, *mac; bool random; } rows[] = {
+		{ NULL, NULL, false },
+		{ "br-lan.20", "02:99:00:00:00:0a", true },
+		{ "odd\"if\x01", "02:99:00:00:00:0b", false },
+	};
+	char plain[AUDIT_LINE_MAX], viawho[AUDIT_LINE_MAX], who[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct audit_req r = {
+			.ts_ms = 1795000000123LL, .client_ip = "fd99::10",
+			.iface = rows[i].iface, .mac = rows[i].mac,
+			.mac_random = rows[i].random, .dst = "[fd98::2]:80",
+			.method = "GET", .host = "h", .path = "/p", .verdict = "deny",
+			.reason = "no_session", .status = 511, .bytes_in = 1, .bytes_out = 2,
+		};
+		size_t n = audit_format_request(plain, sizeof(plain), &r), m;
+
+		r.who_len = audit_format_who(who, sizeof(who), &r);
+		assert_true(r.who_len > 0);
+		r.who = who;
+		r.client_ip = r.dst = "wrong"; /* not read with a fragment */
+		m = audit_format_request(viawho, sizeof(viawho), &r);
+		assert_int_equal(m, n);
+		assert_memory_equal(viawho, plain, n);
+	}
+	{
+		struct audit_req r = { .client_ip = "10.99.0.10", .dst = "10.98.0.2:80" };
+		assert_int_equal(audit_format_who(who, 40, &r), 0);
+	}
+}
+
 /* A record that does not fit is reported as 0, never cut mid-object. */
 static void
 test_overflow(void **state)
@@ -124,6 +162,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_who_fragment),
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_batch_to_small_pipe),
 	};
