@@ -1171,6 +1171,7 @@ def test_server_names_resolved_on_the_loop(f):
             # the ASan build reports a leak if libevent did not free it).
             assert "radius.test is" not in d.stderr(), h.tail(d.stderr(), 10)
             d.stop()
+            d_err = d.stderr()
             gates.remove(d)
         finally:
             t.origin.run(["nft", "delete table inet dnsblk"], check=False)
@@ -1185,6 +1186,8 @@ def test_server_names_resolved_on_the_loop(f):
         # DNS would stall start-up, a reload or these answers for seconds.
         assert took < 4, "start-up took %.1f s with the resolver unreachable" % took
         assert float(worst) < 0.5 and float(worst2) < 0.5, (worst, worst2)
+        # ... and all of it under the seccomp allow-list (on by default).
+        assert re.search(r"privileges: .*seccomp", d_err), h.tail(d_err, 10)
     finally:
         resolver.close()
         t.router.run(["nft", "delete table ip dnsredir"], check=False)
