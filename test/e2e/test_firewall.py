@@ -496,6 +496,9 @@ def test_script_usage(f):
                       (["-i", "br-lan", "-t", "w;flush", "up"], "bad table name"),
                       (["-i", "br-lan", "-g", "1.2.3.4;", "up"], "bad walled-garden"),
                       (["-i", "br-lan", "-d", "some", "up"], "expected any or router"),
+                      (["-i", "br-lan", "-c", "10/", "up"], "bad -c"),
+                      (["-i", "br-lan", "-c", "1;drop", "up"], "bad -c"),
+                      (["-i", "br-lan", "-c", "2000000", "up"], "out of range"),
                       (["-i", "br-lan", "sideways"], "unknown command"),
                       ([], "expected one command")):
         p = f.script(*args, check=False)
@@ -507,6 +510,7 @@ def test_script_usage(f):
     for s in ("allowed_mac", "allowed4", "allowed6", "allowed4_dst", "allowed6_dst"):
         assert "\tset %s {" % s in text, "set %s missing from:\n%s" % (s, text)
     assert 'iifname "br-lan" tcp dport 80 redirect to :3990' in text, text
+    assert "update @connlimit4 { ip saddr limit rate over 40/second burst 80 packets }" in text, text
     # the printed transaction is exactly what nft accepts (checked, not applied)
     q = f.topo.router.run(["nft", "-c", "-f", "-"], input=text, check=False)
     assert q.returncode == 0, "nft -c rejected the printed ruleset: %s" % q.stderr
@@ -703,6 +707,75 @@ def test_dns_router_only(f):
     f.revoke(f.a)
 
 
+# A burst of connects from one client, all at once, counted after BURST_WAIT s: less
+# than TCP's first SYN retransmission (1 s), so a dropped SYN is a connect not made.
+BURST_PY = r"""
+import errno, json, select, socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+socks = []
+for _ in range(n):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.connect_ex((host, port))
+    socks.append(s)
+time.sleep(%f)
+ok = 0
+for s in socks:
+    if not select.select([], [s], [], 0)[1]:
+        continue
+    ok += s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+print(json.dumps({"connected": ok}))
+"""
+BURST_WAIT = 0.5
+
+
+def connect_burst(c, host, n):
+    """Open n connections from c to host:PORT at once; how many were made within BURST_WAIT."""
+    p = c.ns.run([h.PY, "-c", BURST_PY % BURST_WAIT, host, str(PORT), str(n)], timeout=10)
+    return json.loads(p.stdout)["connected"]
+
+
+def meter_drops(f):
+    """The packet counters of the two meter rules (IPv4, IPv6) in lan_input."""
+    rules = f.topo.router.run(["nft", "list", "chain", "inet", "wicket", "lan_input"]).stdout
+    got = {}
+    for fam in ("4", "6"):
+        for ln in rules.splitlines():
+            if "@connlimit%s " % fam in ln:
+                got[fam] = int(ln.split("counter packets ")[1].split()[0])
+    return got.get("4"), got.get("6")
+
+
+def test_connect_meter(f):
+    """-c 10/5: 40 connects at once from a to wicketd's port make 5 (the burst) plus at
+    most what 10/s refills in BURST_WAIT, on IPv4 and IPv6 alike, the rest dropped by
+    the meter rules (their counters); b, another source, still connects at once; -c off
+    (an in-place update, a stays admitted) removes the meter: a burst of 14, more than
+    it let through, is made in full."""
+    f.reset()
+    f.admit(f.a)
+    f.up("-c", "10/5")
+    for host, fam in ((h.LAN4, 0), (h.LAN6, 1)):
+        before = meter_drops(f)[fam]
+        n = connect_burst(f.a, host, 40)
+        dropped = meter_drops(f)[fam] - before
+        assert 5 <= n <= 5 + 10 * BURST_WAIT + 2, "-c 10/5: %d of 40 connects to [%s]:%d made" % (
+            n, host, PORT)
+        assert dropped >= 40 - n, "-c 10/5: meter counted %d drops, %d connects failed" % (
+            dropped, 40 - n)
+        expect_conn(f, f.b, host, PORT, "noecho", "another source during a's burst")
+    f.up("-c", "off")
+    assert meter_drops(f) == (None, None), "meter rules left with -c off"
+    q = f.topo.router.run(["nft", "list", "sets", "inet"]).stdout
+    assert "connlimit" not in q, q
+    # 14: more than the meter let through, fewer than the echo's listen backlog (16)
+    n = connect_burst(f.a, h.LAN4, 14)
+    assert n == 14, "-c off: %d of 14 connects made" % n
+    expect_conn(f, f.a, O4, 8080, "ok", "a still admitted after the -c updates")
+    f.reset()
+
+
 def test_up_again_keeps_admitted(f):
     """Re-running up keeps the admitted clients; -f replaces the table and drops them; down removes it."""
     f.reset()
@@ -739,6 +812,7 @@ TESTS = [
     test_sync_keeps_flows,
     test_walled_garden,
     test_dns_router_only,
+    test_connect_meter,
     test_up_again_keeps_admitted,
 ]
 

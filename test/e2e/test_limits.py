@@ -4,7 +4,9 @@
 # forwarded requests, and hits its own limits (counted in wicketctl stats);
 # slow heads, a connection burst against max_connections, fairness when the
 # gate is full, the 511 rate, and file-descriptor exhaustion under
-# `ulimit -n 256`.
+# `ulimit -n 256`; and the same connect flood against the ruleset that
+# scripts/wicket-firewall installs, whose per-source meter drops it in the
+# kernel.
 """wicket e2e: per-client limits keep one client's flood from starving the rest.
 
 Run as root: python3 test/e2e/test_limits.py [-v] [-l] [NAME_SUBSTRING ...]
@@ -21,6 +23,7 @@ in every phase alike, so that other work on the machine weighs less.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +37,8 @@ import origins  # noqa: E402
 O4 = h.ORIGIN4
 FLOOD = os.path.join(h.HERE, "flood.py")
 WICKETCTL = os.path.join(h.REPO, "build", "wicketctl")
+FIREWALL = os.path.join(h.REPO, "scripts", "wicket-firewall")
+CONNECT_LIMIT = (40, 80)  # wicket-firewall's default -c: 40 SYNs/s per source, burst 80
 IDLE_FLOOR_MS = 10.0  # the idle p99 used in the ratio is at least this
 MAX_RATIO = 2.0       # loaded p99 <= MAX_RATIO x idle p99 (issue 12)
 
@@ -164,7 +169,8 @@ def check_ratio(idles, loaded, what):
     i = max(p99(x["ms"]) for x in idles)
     ld = p99(loaded["ms"])
     allowed = MAX_RATIO * max(i, IDLE_FLOOR_MS)
-    print("    %s: p99 idle %s ms, loaded %.2f ms (ratio %.2f; allowed %.2f ms); medians %s / %.2f" % (
+    print("    %s: p99 idle %s ms, loaded %.2f ms (ratio %.2f unfloored; allowed %.2f ms); "
+          "medians %s / %.2f" % (
         what, "/".join("%.2f" % p99(x["ms"]) for x in idles), ld, ld / i, allowed,
         "/".join("%.2f" % sorted(x["ms"])[len(x["ms"]) // 2] for x in idles),
         sorted(loaded["ms"])[len(loaded["ms"]) // 2]))
@@ -247,6 +253,47 @@ def test_one_client_flood(f):
     assert st["refused_client_rate"] > 0, st
     assert st["refused"] >= st["refused_client_connections"] + st["refused_client_rate"], st
     ph.check()
+
+
+@once_more_on_noise
+def test_one_client_flood_kernel_meter(f):
+    """The same flood as test_one_client_flood against the ruleset of
+    scripts/wicket-firewall (default -c 40/80) instead of the harness's bare REDIRECT:
+    the kernel drops fl's excess SYNs (the meter rule's counter), so wicketd refuses
+    at most what the meter lets through (80 + 40/s, against ~25,000/s without it) and
+    still holds fl to client_connections; c's and adm's p99 stay within 2x of the idle
+    gate (the unfloored ratio is printed too)."""
+    r = f.topo.router
+    r.run(["nft", "delete", "table", "inet", "wicket_test"])
+    try:
+        r.run(["sh", FIREWALL, "-i", h.BRIDGE, "-p", "3990", "-t", "wicket", "-f", "up"])
+        f.start()
+        ph = Phases(f, "meter")
+        t0 = time.monotonic()
+        p = flood(f.fl, "--conns", 2000, "--reconnect", seconds=7)
+        held, cpu = ph.loaded()
+        st = f.stats()
+        elapsed = time.monotonic() - t0
+        res = flood_result(p)
+        rules = r.run(["nft", "list", "chain", "inet", "wicket", "lan_input"]).stdout
+        drops = [int(m) for m in re.findall(
+            r"@connlimit4 \{[^}]*\} counter packets (\d+)", rules)]
+        passed = CONNECT_LIMIT[1] + CONNECT_LIMIT[0] * elapsed
+        print("    flooder: %d attempts, %d connected in 7 s; kernel dropped %r SYNs; gate held "
+              "%d, used %.0f%% of a core; %s (at most %.0f could pass the meter)" % (
+                  res["attempts"], res["connected"], drops, max(held), cpu * 100,
+                  {k: v for k, v in st.items() if k.startswith(("refused", "shed"))}, passed))
+        assert len(drops) == 1, "no connlimit4 meter rule in lan_input:\n%s" % rules
+        assert drops[0] > 0, "the meter dropped no SYN:\n%s" % rules
+        assert max(held) <= 64 + 4, "the gate held %d connections (flooder limit 64)" % max(held)
+        assert st["refused_client_connections"] > 0, st
+        assert st["refused"] <= passed, \
+            "wicketd refused %d connections: more than the meter lets through (%.0f)" % (
+                st["refused"], passed)
+        ph.check()
+    finally:
+        r.run(["sh", FIREWALL, "-t", "wicket", "down"], check=False)
+        f.topo.set_redirect(3990)
 
 
 def sample_connections(f, procs, every=0.3):
@@ -477,6 +524,7 @@ def test_pipelined_flood_memory(f):
 
 TESTS = [
     test_one_client_flood,
+    test_one_client_flood_kernel_meter,
     test_one_mac_on_two_addresses,
     test_slow_heads,
     test_burst_against_max_connections,
