@@ -47,12 +47,11 @@ P_WK_FWD, P_NG_FWD, P_HA_FWD, P_WK_COPY = 3990, 3991, 3992, 3997
 P_NG_511, P_HA_511, P_EP_511 = 3993, 3994, 3998
 P_WK_511, P_WK_511_BIG = 3995, 3996
 
-# The anchors answer 511 with a page of about the size of wicketd's own.
-PAGE_511 = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Network Authentication Required"
-            "</title><meta http-equiv=\"refresh\" content=\"0; url=http://10.99.0.1/portal?url=http%3A%2F%2F"
-            "10.98.0.2%2F1k.bin\"></head><body><h1>Network Authentication Required</h1><p>You need to "
-            "<a href=\"http://10.99.0.1/portal?url=http%3A%2F%2F10.98.0.2%2F1k.bin\">log in</a> "
-            "to use this network.</p></body></html>\n")
+# The anchors answer 511 with wicketd's own page, byte for byte (its link
+# included, as wicketd rendered it for the client once; HAProxy's without
+# the newlines): wicketd_page sets it before they start, so that every
+# target sends the same body whatever reply.c's page becomes.
+PAGE_511 = None
 
 WK_CONF = """\
 listen 0.0.0.0:{port}
@@ -318,6 +317,16 @@ def median(runs):
     return rs[len(rs) // 2]
 
 
+def wicketd_page(t, port):
+    """The body of the 511 the wicketd on `port` answers the client with."""
+    t.set_redirect(port)
+    r = h.curl(t.client, ["http://%s/1k.bin" % O4], timeout=10)
+    page = r.body.decode("utf-8")
+    if r.status != 511 or "$" in page or "\\" in page:  # nginx would expand $ in it
+        raise RuntimeError("wicketd's 511 page cannot be the anchors': %r" % r.status_line)
+    return page
+
+
 def check(t, url, status, size=None):
     """One curl from the client: the target answers `status` (and `size` body bytes)."""
     r = h.curl(t.client, [url], timeout=10)
@@ -420,9 +429,6 @@ def main(argv):
                  "256k.bin": 256 << 10, "640k.bin": 640 << 10, "4m.bin": 4 * MIB}
         origins.make_files(www, sizes)
         origins.origin_nginx(t, www, ["%s:80" % O4, "%s:%d" % (O4, DIRECT_PORT)])
-        ng = router_nginx(t, os.path.join(t.tmp, "nginx-router"))
-        ha = router_haproxy(t)
-        ep = epoll_floor(t)
         # the client is in the router's neighbour table before any wicketd seeds
         t.client.ns.run(["curl", "-s", "--max-time", "1", "http://%s:9/" % h.LAN4], check=False)
         # a veth in the router for the registry entries (no dummy module here)
@@ -434,6 +440,11 @@ def main(argv):
         wk_copy = t.start_wicketd(wk_conf(P_WK_COPY, "allow_ip 10.99.0.0/24\nsplice_pipes 0"))
         wk_511 = t.start_wicketd(wk_conf(P_WK_511))
         small = seeded(wk_511)
+        global PAGE_511
+        PAGE_511 = wicketd_page(t, P_WK_511)
+        ng = router_nginx(t, os.path.join(t.tmp, "nginx-router"))
+        ha = router_haproxy(t)
+        ep = epoll_floor(t)
         say("setup %.1fs; wicketd %s" % (time.monotonic() - t0, wk_fwd.binary))
         P = {"wicketd": [wk_fwd.proc.pid], "wicketd (copy)": [wk_copy.proc.pid],
              "nginx": proc_tree(ng.proc.pid), "HAProxy": [ha.pid], "epoll floor": [ep.pid],
