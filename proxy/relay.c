@@ -17,7 +17,7 @@
 #include "log.h"
 #include "txn.h"
 
-#define SPLICE_MIN (512 * 1024) /* splice a body only with this much still to come
+#define SPLICE_MIN (768 * 1024) /* splice a body only with this much still to come
                                  * (measured: docs/benchmark.md, "Splice against copy") */
 #define PIPE_SIZE (256 * 1024)  /* F_SETPIPE_SZ of a pooled pipe */
 #define SPLICE_ROUNDS 16        /* pipe-fulls per event, for fairness */

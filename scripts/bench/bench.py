@@ -426,7 +426,8 @@ def main(argv):
         t.router.sysctl("net.netfilter.nf_conntrack_tcp_timeout_time_wait", 1)
         www = os.path.join(t.tmp, "www")
         sizes = {"1k.bin": 1024, "1m.bin": MIB, "16k.bin": 16 << 10, "64k.bin": 64 << 10,
-                 "256k.bin": 256 << 10, "640k.bin": 640 << 10, "4m.bin": 4 * MIB}
+                 "256k.bin": 256 << 10, "640k.bin": 640 << 10, "896k.bin": 896 << 10,
+                 "4m.bin": 4 * MIB}
         origins.make_files(www, sizes)
         origins.origin_nginx(t, www, ["%s:80" % O4, "%s:%d" % (O4, DIRECT_PORT)])
         # the client is in the router's neighbour table before any wicketd seeds
@@ -465,7 +466,7 @@ def main(argv):
             res["511close"] = rounds(t, o, "511, Connection: close", den, "/1k.bin", 511, close=True)
         if "splice" in only:
             res["splice"] = {}
-            for name in ("64k.bin", "256k.bin", "640k.bin", "1m.bin", "4m.bin"):
+            for name in ("64k.bin", "256k.bin", "640k.bin", "896k.bin", "1m.bin", "4m.bin"):
                 res["splice"][name] = rounds(
                     t, o, "forward %s" % name,
                     [("splice", P_WK_FWD, P["wicketd"]), ("copy", P_WK_COPY, P["wicketd (copy)"])],
