@@ -55,7 +55,9 @@ PY = sys.executable or "python3"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RESET_LENGTH = 1000000      # Content-Length announced by /reset
 RESET_SENT = 100000         # body bytes /reset sends before the RST
-SLOWSINK_PAUSE = 3.0        # seconds /slowsink waits before reading a request body
+SLOWSINK_PAUSE = 2.0        # seconds /slowsink waits before reading a request body: well
+                            # under test_relay's idle_timeout (3 s), which a stall this
+                            # long must not reach (at 3.0 the two raced: CI failed once)
 
 
 # ----------------------------------------------------------------------------

@@ -429,7 +429,7 @@ def test_slow_reader_memory_bounded(f):
 
 
 def test_slow_origin_upload_memory_bounded(f):
-    """A 32 MiB upload to an origin that reads nothing for 3 s: RSS grows by less than 8 MiB, body intact."""
+    """A 32 MiB upload to an origin that reads nothing for 2 s: RSS grows by less than 8 MiB, body intact."""
     src = os.path.join(f.up, "up32m.bin")
     with ReleaseGate(f) as g:
         out = f.dl_path()
