@@ -40,10 +40,13 @@ garden_on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	struct gentry *e = arg;
 	unsigned n = 0;
 
+	/* A cancelled lookup was forgotten by garden_dns_cancel, and its entry
+	 * may hold a newer one by now (a reload): leave it alone. */
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
 	e->req = NULL;
 	if (result != 0) {
-		if (result != EVUTIL_EAI_CANCEL)
-			log_warn("walled_garden_host %s: %s (keeping %u old addresses)",
+		log_warn("walled_garden_host %s: %s (keeping %u old addresses)",
 			    e->name, evutil_gai_strerror(result), e->naddr);
 		return;
 	}
@@ -107,17 +110,32 @@ garden_new(struct event_base *base)
 	return gd;
 }
 
+/* Cancel the lookups in flight; returns how many. At the stop, the loop
+ * must run once more before the resolver is freed: libevent frees a
+ * cancelled lookup in a deferred callback (else it leaks). */
+int
+garden_dns_cancel(struct garden *gd)
+{
+	int n = 0;
+
+	if (gd == NULL)
+		return 0;
+	for (size_t i = 0; i < gd->n; i++)
+		if (gd->e[i].req) {
+			evdns_getaddrinfo_cancel(gd->e[i].req);
+			gd->e[i].req = NULL;
+			n++;
+		}
+	return n;
+}
+
 /* Take the names of a (new) configuration and resolve them. */
 void
 garden_configure(struct garden *gd, const struct wk_conf *c)
 {
 	struct timeval tv = { GARDEN_REFRESH_SECS, 0 };
 
-	for (size_t i = 0; i < gd->n; i++)
-		if (gd->e[i].req) {
-			evdns_getaddrinfo_cancel(gd->e[i].req);
-			gd->e[i].req = NULL;
-		}
+	(void)garden_dns_cancel(gd);
 	memset(gd->e, 0, sizeof(gd->e));
 	gd->n = c->n_walled_garden_host;
 	for (size_t i = 0; i < gd->n; i++) {

@@ -16,6 +16,7 @@ struct garden;
 struct garden *garden_new(struct event_base *base);
 void garden_configure(struct garden *gd, const struct wk_conf *c);
 bool garden_match(const struct garden *gd, const struct wk_ip *ip);
+int garden_dns_cancel(struct garden *gd);
 void garden_free(struct garden *gd);
 /* The gate's one resolver (evdns, resolv.conf and /etc/hosts), also used
  * by radius.c for server names. */

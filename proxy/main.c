@@ -228,9 +228,10 @@ main(int argc, char **argv)
 		log_err("event loop failed");
 		return 1;
 	}
-	/* RADIUS server names still being looked up: cancelled, and one more
-	 * pass lets libevent finish (free) them (its deferred callbacks). */
-	if (radius_dns_cancel(&gate) > 0)
+	/* Names still being looked up (RADIUS servers, walled_garden_host):
+	 * cancelled, and one more pass lets libevent finish (free) them (its
+	 * deferred callbacks). */
+	if (radius_dns_cancel(&gate) + garden_dns_cancel(gate.garden) > 0)
 		(void)event_base_loop(gate.base, EVLOOP_NONBLOCK);
 	conn_free_all(&gate);
 	tls_stop(&gate);
