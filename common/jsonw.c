@@ -91,26 +91,13 @@ escaped(struct jsonw *j, const char *s, size_t n)
 	raw(j, "\"", 1);
 }
 
-/* Write the separator and the key. Keys are the program's own literals,
- * plain ASCII as a rule: they are copied in one go (an unusual byte takes
- * the escaping path). */
-static void
-key(struct jsonw *j, const char *k)
+/* Write the separator and a plain key of n bytes in one go; the caller
+ * has checked that they fit (len + n + 6 < size) and need no escape. */
+static inline void
+key_plain(struct jsonw *j, const char *k, size_t n)
 {
-	size_t n = strlen(k), i = 0;
-	char *p;
+	char *p = j->buf + j->len;
 
-	while (i < n && plain((unsigned char)k[i]))
-		i++;
-	if (i < n || j->overflow || j->len + n + 6 >= j->size) {
-		if (!j->first)
-			raw(j, ",", 1);
-		j->first = false;
-		escaped(j, k, n);
-		raw(j, ":", 1);
-		return;
-	}
-	p = j->buf + j->len;
 	if (!j->first)
 		*p++ = ',';
 	j->first = false;
@@ -122,27 +109,37 @@ key(struct jsonw *j, const char *k)
 	j->len = (size_t)(p - j->buf);
 }
 
+/* Write the separator and the key. Keys are the program's own literals,
+ * plain ASCII as a rule: they are copied in one go (an unusual byte takes
+ * the escaping path). */
+static void
+key(struct jsonw *j, const char *k)
+{
+	size_t n = strlen(k), i = 0;
+
+	while (i < n && plain((unsigned char)k[i]))
+		i++;
+	if (i < n || j->overflow || j->len + n + 6 >= j->size) {
+		if (!j->first)
+			raw(j, ",", 1);
+		j->first = false;
+		escaped(j, k, n);
+		raw(j, ":", 1);
+		return;
+	}
+	key_plain(j, k, n);
+}
+
 /* Write the separator and a key given with its length, which the caller
  * vouches is plain ASCII needing no escape (a literal: JSONW_K). */
 static void
 key_k(struct jsonw *j, const char *k, size_t n)
 {
-	char *p;
-
 	if (j->overflow || j->len + n + 6 >= j->size) {
 		key(j, k);
 		return;
 	}
-	p = j->buf + j->len;
-	if (!j->first)
-		*p++ = ',';
-	j->first = false;
-	*p++ = '"';
-	memcpy(p, k, n);
-	p += n;
-	*p++ = '"';
-	*p++ = ':';
-	j->len = (size_t)(p - j->buf);
+	key_plain(j, k, n);
 }
 
 /* jsonw_str with a literal key (JSONW_K): the audit line's hot path. The
