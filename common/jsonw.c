@@ -163,9 +163,10 @@ jsonw_str_k(struct jsonw *j, const char *k, size_t klen, const char *val)
 	raw_quoted(j, val, n);
 }
 
-/* jsonw_uint with a literal key (JSONW_K). */
-void
-jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val)
+/* Write an unsigned number's digits directly: this is on every request's
+ * path, and printf costs more than the rest of the line. */
+static void
+raw_uint(struct jsonw *j, uint64_t val)
 {
 	char num[24];
 	size_t i = sizeof(num);
@@ -174,8 +175,15 @@ jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val)
 		num[--i] = (char)('0' + val % 10);
 		val /= 10;
 	} while (val != 0);
-	key_k(j, k, klen);
 	raw(j, num + i, sizeof(num) - i);
+}
+
+/* jsonw_uint with a literal key (JSONW_K). */
+void
+jsonw_uint_k(struct jsonw *j, const char *k, size_t klen, uint64_t val)
+{
+	key_k(j, k, klen);
+	raw_uint(j, val);
 }
 
 /* jsonw_bool with a literal key (JSONW_K). */
@@ -216,20 +224,12 @@ jsonw_strn(struct jsonw *j, const char *k, const char *val, size_t n)
 	escaped(j, val, n);
 }
 
-/* Add an unsigned number member (digits written directly: this is on
- * every request's path, and printf costs more than the rest of the line). */
+/* Add an unsigned number member. */
 void
 jsonw_uint(struct jsonw *j, const char *k, uint64_t val)
 {
-	char num[24];
-	size_t i = sizeof(num);
-
-	do {
-		num[--i] = (char)('0' + val % 10);
-		val /= 10;
-	} while (val != 0);
 	key(j, k);
-	raw(j, num + i, sizeof(num) - i);
+	raw_uint(j, val);
 }
 
 /* Add a boolean member. */
